@@ -1,0 +1,1 @@
+"""xray-heal dashboard: a thin Dash front end over :mod:`dip_engine`."""

@@ -1,0 +1,59 @@
+"""Upload a frame: store it on disk, read it with the engine, or explain why not."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from dash import Input, Output, State, html, no_update
+
+from dip_engine import FrameError
+
+from .. import ids
+
+
+def describe(meta: dict) -> str:
+    """One line about a loaded frame."""
+    h, w = meta["shape"]
+    return f"{meta['name']}: {h} x {w} pixels, {meta['dtype']}"
+
+
+def handle_upload(store, contents: str, filename: str) -> tuple[dict | None, str]:
+    """Decode a dcc.Upload payload and store it.
+
+    Returns
+    -------
+    (meta, message) : meta is None when the file was refused, and message
+    says why; the caller keeps the frame it had.
+    """
+    try:
+        _, encoded = contents.split(",", 1)
+        payload = base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error):
+        return None, f"{filename}: the upload arrived damaged; please try again"
+    try:
+        meta = store.save_upload(filename or "upload", payload)
+    except FrameError as exc:
+        return None, str(exc)
+    return meta, ""
+
+
+def register(app, store) -> None:
+    @app.callback(
+        Output(ids.FRAME_STORE, "data"),
+        Output(ids.MESSAGE, "children"),
+        Input(ids.UPLOAD, "contents"),
+        State(ids.UPLOAD, "filename"),
+        prevent_initial_call=True,
+    )
+    def on_upload(contents, filename):
+        if not contents:
+            return no_update, no_update
+        meta, message = handle_upload(store, contents, filename)
+        if meta is None:
+            return no_update, html.Span(message, className="error")
+        return meta, ""
+
+    @app.callback(Output(ids.FRAME_INFO, "children"), Input(ids.FRAME_STORE, "data"))
+    def on_frame(meta):
+        return describe(meta) if meta else "No frame loaded."

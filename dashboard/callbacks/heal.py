@@ -1,0 +1,143 @@
+"""Heal: a background callback runs the DIP fit in its own process.
+
+The job records its own state in the store (Dash reports a killed job as a
+silent cancel), reports progress (bar, text, preview) to the page, and
+writes its result bundle to disk before the page shows it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dash import Input, Output, State, html
+
+from dip_engine import HealConfig
+
+from .. import ids
+from ..figures import log_levels, preview_uri, result_figure
+from .mask import mask_for, spec_from_inputs
+
+#: Seconds between preview images sent to the page.
+PREVIEW_EVERY_S = 2.0
+
+_HIDDEN = {"display": "none"}
+_SHOWN = {"display": "block"}
+
+
+def progress_text(p) -> str:
+    return f"Iteration {p.iteration} / {p.iterations} · loss {p.loss:.3e} · {p.elapsed_s:.0f} s"
+
+
+def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
+    """Create a job, fit it, store the bundle; return (job_id or None, message).
+
+    ``set_progress`` receives (bar value, bar max, text, preview data URI).
+    Never raises for a bad frame or config: the message says what went wrong
+    and the job (if it was created) is marked failed with that reason.
+    """
+    try:
+        config = HealConfig.from_preset(preset or "fast", iterations=iterations,
+                                        seed=int(seed) if seed is not None else None)
+    except (TypeError, ValueError) as exc:
+        return None, f"Cannot heal: {exc}"
+    image, mask = mask_for(store, meta, spec)
+    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict())
+    store.update_job(job_id, state="running", started=time.time())
+    levels = log_levels(image, ~mask)
+    last_preview = [0.0]
+
+    def on_progress(p):
+        preview = None
+        now = time.monotonic()
+        if now - last_preview[0] >= PREVIEW_EVERY_S or p.iteration == p.iterations:
+            last_preview[0] = now
+            preview = preview_uri(p.preview(), levels)
+        set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview))
+
+    try:
+        from dip_engine.fit import heal  # torch is imported in the job process only
+
+        result = heal(image, mask, config, progress=on_progress)
+    except ValueError as exc:
+        store.update_job(job_id, state="failed", reason=str(exc))
+        return job_id, f"Cannot heal: {exc}"
+    except Exception as exc:  # a crash of the fit must still reach the user
+        store.update_job(job_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
+        return job_id, f"The fit failed ({type(exc).__name__}: {exc}); the job was recorded as failed."
+    record = store.save_result(job_id, result)
+    r = record["result"]
+    return job_id, (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
+                    f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+
+
+def downloads(job_id: str) -> list:
+    return [
+        html.A("healed frame (float32 TIFF)", href=f"/download/{job_id}/healed.tif",
+               download="healed.tif", id="download-healed"),
+        html.A("mask (NPY, True = healed)", href=f"/download/{job_id}/mask.npy", download="mask.npy"),
+        html.A("uncertainty (TIFF)", href=f"/download/{job_id}/uncertainty.tif", download="uncertainty.tif"),
+        html.A("job record (JSON)", href=f"/download/{job_id}/job.json", download="job.json"),
+    ]
+
+
+def register(app, store, manager) -> None:
+    @app.callback(
+        Output(ids.RESULT_GRAPH, "figure"),
+        Output(ids.RESULT_GRAPH, "style"),
+        Output(ids.RESULT_INFO, "children"),
+        Output(ids.DOWNLOADS, "children"),
+        Input(ids.HEAL, "n_clicks"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.GRAPH, "figure"),
+        State(ids.BOX_THRESHOLD, "value"),
+        State(ids.ROW_THRESHOLD, "value"),
+        State(ids.COL_THRESHOLD, "value"),
+        State(ids.GROW, "value"),
+        State(ids.PRESET, "value"),
+        State(ids.ITERATIONS, "value"),
+        State(ids.SEED, "value"),
+        background=True,
+        manager=manager,
+        running=[
+            (Output(ids.HEAL, "disabled"), True, False),
+            (Output(ids.CANCEL, "disabled"), False, True),
+        ],
+        cancel=[Input(ids.CANCEL, "n_clicks")],
+        progress=[
+            Output(ids.PROGRESS_BAR, "value"),
+            Output(ids.PROGRESS_BAR, "max"),
+            Output(ids.PROGRESS_TEXT, "children"),
+            Output(ids.PREVIEW, "src"),
+        ],
+        progress_default=["0", "100", "", None],
+        interval=500,
+        prevent_initial_call=True,
+    )
+    def on_heal(set_progress, n_clicks, meta, figure, box_thr, row_thr, col_thr, grow,
+                preset, iterations, seed):
+        if not meta:
+            return {}, _HIDDEN, "Load a frame first.", []
+        shapes = (figure or {}).get("layout", {}).get("shapes") or []
+        spec = spec_from_inputs(shapes, box_thr, row_thr, col_thr, grow)
+        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed)
+        record = store.job(job_id) if job_id else {}
+        if record.get("state") != "done":
+            return {}, _HIDDEN, html.Span(message, className="error"), []
+        image, _, _ = store.load_upload(meta["upload_id"])
+        healed = _read_healed(store, job_id)
+        fig = result_figure(image, store.job_mask(job_id), healed)
+        return fig, _SHOWN, message, downloads(job_id)
+
+    @app.callback(
+        Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
+        Input(ids.CANCEL, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def on_cancel(n_clicks):
+        return "Cancelled: the fit was stopped."
+
+
+def _read_healed(store, job_id):
+    import tifffile
+
+    return tifffile.imread(store.job_file(job_id, "healed.tif"))

@@ -1,0 +1,138 @@
+"""Turn frames and masks into pictures for the browser.
+
+Frames are shown on a log colour scale as PNG images (``go.Image`` with a
+``source``), downsampled to at most ``DISPLAY_SIDE`` pixels a side; the full
+resolution stays on the server. Plot coordinates are full-resolution pixels:
+x = column, y = row, row 0 at the top.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+from skimage.measure import block_reduce
+
+DISPLAY_SIDE = 1024
+_LUT = np.array(
+    [[int(float(v)) for v in c[4:-1].split(",")] for c in sample_colorscale("Viridis", 256, colortype="rgb")],
+    dtype=np.uint8,
+)
+MASK_RGBA = (255, 64, 64, 150)
+DRAW_BUTTONS = ["drawrect", "drawcircle", "drawclosedpath", "eraseshape"]
+
+
+def display_stride(shape, side: int = DISPLAY_SIDE) -> int:
+    """Integer block size that brings the longest side to at most ``side``."""
+    return max(1, math.ceil(max(shape) / side))
+
+
+def log_levels(image: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """Display range of log10(1 + I) over valid pixels (0.5 to 99.9 percentile)."""
+    vals = np.log10(1 + np.clip(np.asarray(image, np.float64)[valid], 0, None))
+    if vals.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(vals, [0.5, 99.9])
+    return float(lo), float(hi if hi > lo else lo + 1)
+
+
+def colorize(image: np.ndarray, valid: np.ndarray, levels, stride: int) -> np.ndarray:
+    """(h, w, 3) uint8 log-scaled Viridis picture; invalid pixels grey."""
+    img = np.where(valid, np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None), np.nan)
+    if stride > 1:
+        img = block_reduce(img, (stride, stride), np.nanmean, cval=np.nan)
+    lo, hi = levels
+    with np.errstate(invalid="ignore"):
+        t = (np.log10(1 + img) - lo) / (hi - lo)
+    idx = np.clip(np.nan_to_num(t, nan=0) * 255, 0, 255).astype(np.uint8)
+    rgb = _LUT[idx]
+    rgb[np.isnan(img)] = (90, 90, 90)
+    return rgb
+
+
+def mask_rgba(mask: np.ndarray, stride: int) -> np.ndarray:
+    """(h, w, 4) uint8 red overlay of a mask; a block shows if any pixel is masked."""
+    m = np.asarray(mask, bool)
+    if stride > 1:
+        m = block_reduce(m, (stride, stride), np.any, cval=False)
+    out = np.zeros(m.shape + (4,), np.uint8)
+    out[m] = MASK_RGBA
+    return out
+
+
+def png_uri(pixels: np.ndarray) -> str:
+    """A PNG data URI of an (h, w), (h, w, 3) or (h, w, 4) uint8 array."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _image_trace(source: str, stride: int, name: str, **kw) -> go.Image:
+    # pixel (i, j) of the picture covers full-resolution pixels from
+    # (i*stride, j*stride); centre it on the block.
+    c = (stride - 1) / 2
+    return go.Image(source=source, x0=c, y0=c, dx=stride, dy=stride, name=name,
+                    hovertemplate="row %{y:.0f}, col %{x:.0f}<extra></extra>", **kw)
+
+
+def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figure:
+    """Frame on a log scale with the mask overlaid, ready for drawing shapes.
+
+    Trace 0 is the frame, trace 1 the mask overlay (update its ``source``
+    with :func:`mask_overlay_source` to redraw the mask alone).
+    """
+    stride = display_stride(image.shape)
+    valid = ~np.asarray(mask, bool)
+    levels = log_levels(image, valid)
+    fig = go.Figure([
+        _image_trace(png_uri(colorize(image, np.isfinite(image) & (image >= 0), levels, stride)), stride, "frame"),
+        _image_trace(png_uri(mask_rgba(mask, stride)), stride, "mask"),
+    ])
+    fig.update_layout(
+        dragmode="drawrect",
+        uirevision=revision,
+        margin=dict(l=40, r=10, t=10, b=30),
+        newshape=dict(line=dict(color="#ffffff", width=2), fillcolor="rgba(255,255,255,0.15)"),
+        yaxis=dict(autorange="reversed", scaleanchor="x", title="row"),
+        xaxis=dict(title="column"),
+        height=620,
+    )
+    return fig
+
+
+def mask_overlay_source(mask: np.ndarray) -> str:
+    """New ``source`` for trace 1 of :func:`frame_figure`."""
+    return png_uri(mask_rgba(mask, display_stride(mask.shape)))
+
+
+def preview_uri(image: np.ndarray, levels, side: int = 384) -> str:
+    """Small log-scaled PNG of a fully valid frame (e.g. the current fit)."""
+    return png_uri(colorize(image, np.ones(image.shape, bool), levels, display_stride(image.shape, side)))
+
+
+def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray) -> go.Figure:
+    """Original, mask and healed frame side by side on one log colour scale."""
+    stride = display_stride(original.shape, 768)
+    valid_orig = np.isfinite(original) & (original >= 0) & ~mask
+    levels = log_levels(original, valid_orig)
+    mask_pic = np.where(block_reduce(mask, (stride, stride), np.any, cval=False)
+                        if stride > 1 else mask, 255, 0).astype(np.uint8)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("original", "mask (white = healed)", "healed"),
+                        horizontal_spacing=0.03, shared_yaxes=True)
+    pictures = [
+        colorize(original, np.isfinite(original) & (original >= 0), levels, stride),
+        np.repeat(mask_pic[..., None], 3, axis=2),
+        colorize(healed, np.ones(healed.shape, bool), levels, stride),
+    ]
+    for col, (pic, name) in enumerate(zip(pictures, ("original", "mask", "healed")), start=1):
+        fig.add_trace(_image_trace(png_uri(pic), stride, name), row=1, col=col)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(matches="x")
+    fig.update_layout(margin=dict(l=30, r=10, t=30, b=20), height=380)
+    return fig

@@ -1,0 +1,26 @@
+"""Component ids, in one place."""
+
+UPLOAD = "upload"
+MESSAGE = "message"
+FRAME_INFO = "frame-info"
+FRAME_STORE = "frame-store"
+GRAPH = "frame-graph"
+
+BOX_THRESHOLD = "box-threshold"
+ROW_THRESHOLD = "row-threshold"
+COL_THRESHOLD = "col-threshold"
+GROW = "grow"
+MASK_SUMMARY = "mask-summary"
+
+PRESET = "preset"
+ITERATIONS = "iterations"
+SEED = "seed"
+HEAL = "heal-button"
+CANCEL = "cancel-button"
+PROGRESS_BAR = "progress-bar"
+PROGRESS_TEXT = "progress-text"
+PREVIEW = "preview"
+
+RESULT_GRAPH = "result-graph"
+RESULT_INFO = "result-info"
+DOWNLOADS = "downloads"

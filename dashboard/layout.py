@@ -1,0 +1,101 @@
+"""Page layout: controls on the left, the frame and the result on the right."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dip_engine import PRESETS
+
+from . import ids
+from .figures import DRAW_BUTTONS
+
+
+def _section(title: str, *children) -> html.Div:
+    return html.Div([html.H3(title), *children], className="section")
+
+
+def _slider(id_: str, label: str, lo: float, hi: float, step: float, value: float, marks=None):
+    return html.Div([
+        html.Label(label, htmlFor=id_),
+        dcc.Slider(id=id_, min=lo, max=hi, step=step, value=value, marks=marks,
+                   tooltip={"placement": "bottom", "always_visible": False}, updatemode="mouseup"),
+    ], className="control")
+
+
+def controls(max_upload_mb: float) -> html.Div:
+    """Left column: upload, mask settings, heal controls and progress."""
+    return html.Div([
+        _section(
+            "1. Frame",
+            dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a frame here or ", html.A("choose a file")]),
+                       className="upload", max_size=int(max_upload_mb * 1024 * 1024), multiple=False),
+            html.Div(id=ids.MESSAGE, className="message", role="alert"),
+            html.Div(id=ids.FRAME_INFO, className="info"),
+        ),
+        _section(
+            "2. Mask",
+            html.P("Draw boxes, circles or polygons on the frame to mask the beamstop and its "
+                   "holder; the detector's own flags (negative, NaN) are always masked.",
+                   className="hint"),
+            html.Div([
+                html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
+                           htmlFor=ids.BOX_THRESHOLD),
+                dcc.Input(id=ids.BOX_THRESHOLD, type="number", min=0, debounce=True, placeholder="whole box"),
+            ], className="control"),
+            _slider(ids.ROW_THRESHOLD, "Line rows: mask rows with fewer valid pixels than", 0, 1, 0.01, 0,
+                    {0: "off", 0.5: "50%", 1: "100%"}),
+            _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", 0, 1, 0.01, 0,
+                    {0: "off", 0.5: "50%", 1: "100%"}),
+            _slider(ids.GROW, "Grow mask by (pixels)", -3, 10, 1, 0),
+            html.Div(id=ids.MASK_SUMMARY, className="info"),
+        ),
+        _section(
+            "3. Heal",
+            html.Div([
+                html.Label("Preset", htmlFor=ids.PRESET),
+                dcc.Dropdown(id=ids.PRESET, options=list(PRESETS), value="fast", clearable=False),
+            ], className="control"),
+            html.Div([
+                html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),
+                dcc.Input(id=ids.ITERATIONS, type="number", min=1, step=1, placeholder="preset"),
+            ], className="control"),
+            html.Div([
+                html.Label("Seed", htmlFor=ids.SEED),
+                dcc.Input(id=ids.SEED, type="number", min=0, step=1, value=0),
+            ], className="control"),
+            html.Div([
+                html.Button("Heal", id=ids.HEAL, n_clicks=0, className="primary"),
+                html.Button("Cancel", id=ids.CANCEL, n_clicks=0, disabled=True),
+            ], className="buttons"),
+            html.Progress(id=ids.PROGRESS_BAR, value="0", max="100", className="progress"),
+            html.Div(id=ids.PROGRESS_TEXT, className="info"),
+            html.Img(id=ids.PREVIEW, className="preview", alt="current fit"),
+        ),
+    ], className="sidebar")
+
+
+def serve_layout(max_upload_mb: float, initial_frame: dict | None) -> html.Div:
+    """The whole page, opened on ``initial_frame`` (the bundled example)."""
+    return html.Div([
+        html.Header([
+            html.H1("xray-heal"),
+            html.Span("Heal beamstop, arm, gaps and dead pixels of X-ray scattering frames "
+                      "with the Deep Image Prior", className="tagline"),
+        ]),
+        dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
+        html.Main([
+            controls(max_upload_mb),
+            html.Div([
+                dcc.Graph(id=ids.GRAPH, config={
+                    "modeBarButtonsToAdd": DRAW_BUTTONS, "displaylogo": False, "scrollZoom": True,
+                }),
+                html.Div([
+                    html.H3("Result"),
+                    html.Div(id=ids.RESULT_INFO, className="info"),
+                    html.Div(id=ids.DOWNLOADS, className="downloads"),
+                    dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
+                              config={"displaylogo": False}),
+                ], className="result"),
+            ], className="content"),
+        ]),
+    ], className="page")

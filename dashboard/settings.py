@@ -1,0 +1,48 @@
+"""Server settings from environment variables, read once per app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/xray-heal, else ~/.local/share/xray-heal."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "xray-heal"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the dashboard listens and keeps its files.
+
+    Attributes
+    ----------
+    host, port :
+        XRAY_HEAL_HOST (default 127.0.0.1), XRAY_HEAL_PORT (default 8050).
+    data_dir : Path
+        XRAY_HEAL_DATA: uploads, jobs and the background-callback cache.
+    max_upload_mb : float
+        XRAY_HEAL_MAX_UPLOAD_MB (default 512): larger uploads are refused.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8050
+    data_dir: Path = default_data_dir()
+    max_upload_mb: float = 512.0
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        try:
+            port = int(env.get("XRAY_HEAL_PORT", 8050))
+            max_mb = float(env.get("XRAY_HEAL_MAX_UPLOAD_MB", 512))
+        except ValueError as exc:
+            raise SystemExit(f"xray-heal: bad setting: {exc}") from None
+        return cls(
+            host=env.get("XRAY_HEAL_HOST", "127.0.0.1"),
+            port=port,
+            data_dir=Path(env.get("XRAY_HEAL_DATA") or default_data_dir()),
+            max_upload_mb=max_mb,
+        )

@@ -1,0 +1,215 @@
+"""Files on disk that outlive the server: uploads and job result bundles.
+
+Layout under the data folder (XRAY_HEAL_DATA)::
+
+    uploads/<upload_id>/original.<ext>   the bytes the user sent
+                        frame.npy        the frame as read (file's dtype)
+                        mask.npy         a mask stored with the frame, if any
+                        meta.json        name, shape, dtype, format, beam centre
+    jobs/<job_id>/job.json               state, config, mask spec, progress, timings
+                  mask.npy               the mask that was healed (True = missing)
+                  healed.tif             healed frame in the input's units
+                  uncertainty.tif        per-pixel spread, log10(1 + I) units
+    cache/                               Dash background-callback cache
+
+Ids are random URL-safe tokens; every path is built from a checked id and
+a fixed file name, never from what a user typed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dip_engine import FrameError, read_frame, write_frame
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Files of a job that may be downloaded, with their MIME types.
+JOB_FILES = {
+    "healed.tif": "image/tiff",
+    "uncertainty.tif": "image/tiff",
+    "mask.npy": "application/octet-stream",
+    "job.json": "application/json",
+}
+EXAMPLE_ID = "example"
+
+
+def new_id() -> str:
+    """An unguessable id (96 random bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def check_id(value: str) -> str:
+    """The id itself, or KeyError when it is not a well-formed id."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise KeyError(value)
+    return value
+
+
+def _safe_suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (readers never see half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+class Store:
+    """Uploads and jobs in one data folder."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.uploads = self.root / "uploads"
+        self.jobs = self.root / "jobs"
+        self.cache = self.root / "cache"
+        for d in (self.uploads, self.jobs, self.cache):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # uploads ---------------------------------------------------------------
+    def save_upload(self, name: str, payload: bytes, upload_id: str | None = None) -> dict:
+        """Store uploaded bytes, read the frame, and return its metadata.
+
+        Raises
+        ------
+        FrameError
+            When the bytes are not a usable frame; nothing is kept then.
+        """
+        upload_id = check_id(upload_id or new_id())
+        folder = self.uploads / upload_id
+        folder.mkdir(parents=True, exist_ok=True)
+        source = folder / f"original{_safe_suffix(name)}"
+        source.write_bytes(payload)
+        try:
+            frame = read_frame(source, name=name)
+        except FrameError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        np.save(folder / "frame.npy", frame.data)
+        if frame.mask is not None:
+            np.save(folder / "mask.npy", frame.mask)
+        meta = {
+            "upload_id": upload_id,
+            "name": name,
+            "shape": list(frame.data.shape),
+            "dtype": str(frame.data.dtype),
+            "format": frame.fmt,
+            "created": time.time(),
+            **{k: v for k, v in frame.meta.items() if k != "header"},
+        }
+        _write_json(folder / "meta.json", meta)
+        return meta
+
+    def load_upload(self, upload_id: str) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """(frame, stored mask or None, metadata) of an upload; KeyError if unknown."""
+        folder = self.uploads / check_id(upload_id)
+        if not (folder / "meta.json").is_file():
+            raise KeyError(upload_id)
+        data = np.load(folder / "frame.npy")
+        mask_path = folder / "mask.npy"
+        mask = np.load(mask_path) if mask_path.is_file() else None
+        return data, mask, json.loads((folder / "meta.json").read_text())
+
+    def ensure_example(self) -> dict:
+        """Register the bundled example frame (once) and return its metadata."""
+        from dip_engine.examples import example_path
+
+        meta_path = self.uploads / EXAMPLE_ID / "meta.json"
+        if meta_path.is_file():
+            return json.loads(meta_path.read_text())
+        path = example_path()
+        return self.save_upload(path.name, path.read_bytes(), upload_id=EXAMPLE_ID)
+
+    # jobs --------------------------------------------------------------------
+    def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict) -> str:
+        """A new job folder in state 'queued'; returns its id."""
+        job_id = new_id()
+        folder = self.jobs / job_id
+        folder.mkdir(parents=True)
+        np.save(folder / "mask.npy", np.asarray(mask, bool))
+        _write_json(folder / "job.json", {
+            "job_id": job_id,
+            "upload_id": upload_id,
+            "state": "queued",
+            "created": time.time(),
+            "config": config,
+            "mask_spec": mask_spec,
+        })
+        return job_id
+
+    def job(self, job_id: str) -> dict:
+        """The job's record; KeyError if there is no such job."""
+        path = self.jobs / check_id(job_id) / "job.json"
+        if not path.is_file():
+            raise KeyError(job_id)
+        return json.loads(path.read_text())
+
+    def update_job(self, job_id: str, **fields) -> dict:
+        """Merge fields into the job's record and return it."""
+        record = self.job(job_id)
+        record.update(fields)
+        _write_json(self.jobs / job_id / "job.json", record)
+        return record
+
+    def job_mask(self, job_id: str) -> np.ndarray:
+        return np.load(self.jobs / check_id(job_id) / "mask.npy")
+
+    def job_file(self, job_id: str, name: str) -> Path:
+        """Path of a downloadable file of a job; KeyError if absent or not allowed."""
+        if name not in JOB_FILES:
+            raise KeyError(name)
+        path = self.jobs / check_id(job_id) / name
+        if not path.is_file():
+            raise KeyError(name)
+        return path
+
+    def save_result(self, job_id: str, result) -> dict:
+        """Write a :class:`dip_engine.fit.HealResult` into the job's bundle."""
+        folder = self.jobs / check_id(job_id)
+        config = result.config.to_json()
+        write_frame(folder / "healed.tif", result.healed,
+                    description=json.dumps({"healed_by": "xray-heal", "config": json.loads(config)}))
+        write_frame(folder / "uncertainty.tif", result.uncertainty,
+                    description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+        return self.update_job(
+            job_id,
+            state="done",
+            finished=time.time(),
+            result={
+                "iterations_run": result.iterations_run,
+                "elapsed_s": round(result.elapsed_s, 2),
+                "device": result.device,
+                "working_shape": list(result.working_shape),
+                "final_loss": result.loss_history[-1] if result.loss_history else None,
+                "pixels_healed": int(result.missing.sum()),
+                "stopped": result.stopped,
+                "dtype": str(result.healed.dtype),
+            },
+            versions=software_versions(),
+        )
+
+
+def software_versions() -> dict:
+    """Versions of the software that made a result (for its bundle)."""
+    import dip_engine
+
+    versions = {"xray-heal": dip_engine.__version__, "python": platform.python_version(),
+                "numpy": np.__version__}
+    try:
+        import torch
+
+        versions["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return versions

@@ -1,0 +1,160 @@
+"""One configuration dataclass per healing job, serialisable to JSON.
+
+No torch import here: the web process builds and validates configs without
+loading the deep-learning stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+#: Named bundles of network size, iterations and working resolution.
+#: ``max_side`` is the longest side (pixels) the network fits at; larger
+#: frames are block-averaged down to it and the fit is upsampled back.
+PRESETS: dict[str, dict] = {
+    "fast": dict(
+        iterations=400, max_side=256, channels=(8, 16, 32, 64, 64), input_depth=8
+    ),
+    "balanced": dict(
+        iterations=1200, max_side=512, channels=(8, 16, 32, 64, 64), input_depth=8
+    ),
+    "quality": dict(
+        iterations=3000, max_side=1024, channels=(16, 32, 64, 128, 128), input_depth=32
+    ),
+}
+
+DEFAULT_PRESET = "balanced"
+
+
+@dataclass(frozen=True)
+class HealConfig:
+    """Hyperparameters of one Deep Image Prior fit.
+
+    Attributes
+    ----------
+    preset : str
+        Name of the preset the values came from (informative).
+    iterations : int
+        Adam steps.
+    lr : float
+        Adam learning rate.
+    reg_noise_std : float
+        Std of the Gaussian noise added to the input ``z`` at every step.
+    param_noise : bool
+        Add Gaussian noise (1/50 of each conv weight's std) to the conv
+        weights after every step, as the DIP inpainting notebook intends.
+    input_type : {'noise', 'meshgrid'}
+        Kind of fixed input ``z``.
+    input_depth : int
+        Channels of a noise input.
+    channels : tuple of int
+        Channels per level of the skip network (encoder and decoder).
+    skip_channels : int
+        Channels of each skip connection.
+    max_side : int
+        Longest side (pixels) of the working resolution.
+    average_last : float
+        Fraction of the final iterations whose outputs are averaged into the
+        result; their spread is the uncertainty map.
+    seed : int
+        Seed of the input noise and the weight initialisation.
+    device : {'auto', 'cpu', 'cuda'}
+        Where to fit; 'auto' takes CUDA when available.
+    """
+
+    preset: str = DEFAULT_PRESET
+    iterations: int = 1200
+    lr: float = 0.01
+    reg_noise_std: float = 0.03
+    param_noise: bool = False
+    input_type: str = "noise"
+    input_depth: int = 8
+    channels: tuple[int, ...] = (8, 16, 32, 64, 64)
+    skip_channels: int = 4
+    max_side: int = 512
+    average_last: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        problems = []
+        if self.iterations < 1:
+            problems.append("iterations must be at least 1")
+        if not self.lr > 0:
+            problems.append("lr must be positive")
+        if self.reg_noise_std < 0:
+            problems.append("reg_noise_std must be >= 0")
+        if self.input_type not in ("noise", "meshgrid"):
+            problems.append("input_type must be 'noise' or 'meshgrid'")
+        if self.input_depth < 1:
+            problems.append("input_depth must be at least 1")
+        if not self.channels or min(self.channels) < 1:
+            problems.append("channels must be a non-empty list of positive integers")
+        if self.max_side < 2 ** len(self.channels):
+            problems.append(f"max_side must be at least {2 ** len(self.channels)}")
+        if not 0 < self.average_last <= 1:
+            problems.append("average_last must be in (0, 1]")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append("device must be 'auto', 'cpu' or 'cuda'")
+        if problems:
+            raise ValueError("invalid heal config: " + "; ".join(problems))
+
+    @classmethod
+    def from_preset(cls, name: str = DEFAULT_PRESET, **overrides) -> "HealConfig":
+        """Config of a named preset, with fields overridden (None = keep)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        values = dict(PRESETS[name], preset=name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-compatible dict."""
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HealConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown heal config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "HealConfig":
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class FitProgress:
+    """State of a running fit, handed to the ``progress`` callback.
+
+    Attributes
+    ----------
+    iteration : int
+        Steps done so far (1-based).
+    iterations : int
+        Steps planned.
+    loss : float
+        Masked MSE of the last step, in the normalised log space.
+    elapsed_s : float
+        Seconds since the fit started.
+    preview : callable
+        ``preview()`` returns the current healed frame (H, W) in counts;
+        it costs one forward pass, so call it only when it will be shown.
+    """
+
+    iteration: int
+    iterations: int
+    loss: float
+    elapsed_s: float
+    preview: object = field(repr=False, default=None)
