@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
+from scipy import ndimage
 from skimage import draw, morphology
 
 
@@ -132,8 +133,9 @@ def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
         return np.asarray(mask, bool)
     footprint = morphology.disk(abs(int(pixels)))
     if pixels > 0:
-        return morphology.binary_dilation(mask, footprint)
-    return morphology.binary_erosion(mask, footprint)
+        return ndimage.binary_dilation(mask, structure=footprint)
+    # outside the frame counts as masked, so edges do not erode inwards
+    return ndimage.binary_erosion(mask, structure=footprint, border_value=1)
 
 
 def combine(shape: tuple[int, int], *masks: np.ndarray | None) -> np.ndarray:

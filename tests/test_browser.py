@@ -1,0 +1,80 @@
+"""The page in headless Chromium: upload, draw, heal, see and download the result."""
+
+import time
+
+import psutil
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def _open(page, live_server):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server["url"])
+    expect(page.locator("#frame-info")).to_contain_text("liu2017_example_1.npz", timeout=30000)
+    expect(page.locator("#frame-graph .main-svg").first).to_be_visible(timeout=30000)
+
+
+def _draw_box(page):
+    box = page.locator("#frame-graph .nsewdrag").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 40, y0 + 30, steps=5)
+    page.mouse.up()
+
+
+def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
+    path, _, _ = small_tiff
+    _open(page, live_server)
+    page.set_input_files("#upload input[type=file]", str(path))
+    expect(page.locator("#frame-info")).to_contain_text("frame.tif: 96 x 96", timeout=30000)
+    summary = page.locator("#mask-summary")
+    expect(summary).to_contain_text("Masked", timeout=10000)
+    before = summary.inner_text()
+    _draw_box(page)
+    expect(summary).not_to_have_text(before, timeout=10000)
+
+    page.fill("#iterations", "40")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+    link = page.locator("#download-healed")
+    expect(link).to_be_visible(timeout=120000)
+    expect(page.locator("#result-info")).to_contain_text("Healed")
+    expect(page.locator("#result-graph .main-svg").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "healed.tif"
+    download.value.save_as(saved)
+    import tifffile
+
+    assert tifffile.imread(saved).shape == (96, 96)
+
+
+def test_corrupt_upload_shows_a_message_and_keeps_the_frame(page, live_server, tmp_path):
+    _open(page, live_server)
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"this is text, not a TIFF")
+    page.set_input_files("#upload input[type=file]", str(bad))
+    expect(page.locator("#message")).to_contain_text("broken.tif: cannot read", timeout=30000)
+    expect(page.locator("#frame-info")).to_contain_text("liu2017_example_1.npz")
+
+
+def test_cancel_really_stops_the_fit(page, live_server):
+    _open(page, live_server)
+    page.fill("#iterations", "100000")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+    expect(page.locator("#progress-text")).to_contain_text("Iteration", timeout=60000)
+    server = psutil.Process(live_server["pid"])
+    assert server.children(recursive=True), "the fit should run in a child process"
+    page.click("#cancel-button")
+    expect(page.locator("#progress-text")).to_contain_text("Cancelled", timeout=10000)
+    expect(page.locator("#heal-button")).to_be_enabled(timeout=10000)
+    deadline = time.time() + 10
+    while server.children(recursive=True) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not server.children(recursive=True), "the fit process is still running"

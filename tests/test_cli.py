@@ -1,0 +1,63 @@
+"""The command line: round trip on a small TIFF, one readable line on bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from dip_engine.cli import main
+
+
+def test_heal_round_trip(tmp_path, small_tiff, capsys):
+    path, truth, flagged = small_tiff
+    out = tmp_path / "healed.tif"
+    rc = main(["heal", str(path), "-o", str(out), "--preset", "fast", "--iterations", "30", "--seed", "1"])
+    assert rc == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    healed = tifffile.imread(out)
+    assert healed.dtype == np.float32 and healed.shape == flagged.shape
+    valid = flagged >= 0
+    assert np.array_equal(healed[valid], flagged[valid])
+    assert (healed[~valid] >= 0).all()
+
+
+def test_mask_file_adds_missing_pixels(tmp_path, small_tiff):
+    path, _, flagged = small_tiff
+    mask = np.zeros(flagged.shape, np.uint8)
+    mask[40:50, 40:50] = 1
+    np.save(tmp_path / "m.npy", mask)
+    out = tmp_path / "h.npy"
+    assert main(["heal", str(path), "--mask", str(tmp_path / "m.npy"), "-o", str(out),
+                 "--iterations", "10", "--quiet"]) == 0
+    healed = np.load(out)
+    keep = (flagged >= 0) & (mask == 0)
+    assert np.array_equal(healed[keep], flagged[keep])
+    assert not np.array_equal(healed[40:50, 40:50], flagged[40:50, 40:50])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"),
+    ("not_image", "cannot read"),
+    ("mask_shape", "same shape"),
+    ("bad_output", "must end in"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, small_tiff, case, message):
+    path, _, _ = small_tiff
+    args = ["heal", str(path), "-o", str(tmp_path / "o.tif"), "--iterations", "2"]
+    if case == "missing":
+        args[1] = str(tmp_path / "nope.tif")
+    elif case == "not_image":
+        (tmp_path / "x.tif").write_text("hello")
+        args[1] = str(tmp_path / "x.tif")
+    elif case == "mask_shape":
+        np.save(tmp_path / "m.npy", np.zeros((3, 3)))
+        args += ["--mask", str(tmp_path / "m.npy")]
+    else:
+        args[3] = str(tmp_path / "o.png")
+    proc = subprocess.run([sys.executable, "-m", "dip_engine.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xray-heal: error:") and message in lines[0]
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,112 @@
+"""Dashboard logic without a browser: uploads, masks from shapes, jobs on disk."""
+
+import base64
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dashboard.app import create_app
+from dashboard.callbacks.frame import handle_upload
+from dashboard.callbacks.heal import run_heal_job
+from dashboard.callbacks.mask import spec_from_inputs
+from dashboard.settings import Settings
+from dashboard.store import Store
+from dip_engine.masks import MaskSpec
+
+
+def _uri(payload: bytes) -> str:
+    return "data:application/octet-stream;base64," + base64.b64encode(payload).decode()
+
+
+def test_web_process_does_not_import_torch(tmp_path):
+    code = ("import sys; from dashboard.app import create_app; from dashboard.settings import Settings;"
+            f"create_app(Settings(data_dir=__import__('pathlib').Path({str(tmp_path)!r})));"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_upload_of_a_frame_is_stored(tmp_path, small_tiff):
+    path, _, flagged = small_tiff
+    store = Store(tmp_path)
+    meta, message = handle_upload(store, _uri(path.read_bytes()), "frame.tif")
+    assert message == "" and meta["shape"] == [96, 96]
+    data, mask, meta2 = store.load_upload(meta["upload_id"])
+    assert np.array_equal(data, flagged) and mask is None and meta2["name"] == "frame.tif"
+
+
+@pytest.mark.parametrize("name, payload, message", [
+    ("corrupt.tif", b"not a tiff at all", "cannot read"),
+    ("empty.tif", b"", "empty"),
+    ("../../etc/<b>x</b>.tif", b"garbage", "cannot read"),
+])
+def test_bad_upload_gets_a_message_and_leaves_nothing(tmp_path, name, payload, message):
+    store = Store(tmp_path)
+    meta, text = handle_upload(store, _uri(payload), name)
+    assert meta is None and message in text
+    assert list(store.uploads.iterdir()) == []
+    assert not (tmp_path.parent / "etc").exists()
+
+
+def test_damaged_base64_is_reported(tmp_path):
+    meta, text = handle_upload(Store(tmp_path), "data:x;base64,@@@", "a.tif")
+    assert meta is None and "damaged" in text
+
+
+def test_plotly_shapes_become_a_mask_spec():
+    shapes = [
+        {"type": "rect", "x0": 10, "x1": 20, "y0": 30.5, "y1": 40},
+        {"type": "circle", "x0": 1, "x1": 3, "y0": 2, "y1": 4},
+        {"type": "path", "path": "M10,20L30,20L30,40Z"},
+        {"type": "line", "x0": 0, "x1": 1, "y0": 0, "y1": 1},
+    ]
+    spec = spec_from_inputs(shapes, 15, 0.2, None, 2)
+    assert spec.boxes == [[30.5, 40.0, 10.0, 20.0]]
+    assert spec.ellipses == [[2.0, 4.0, 1.0, 3.0]]
+    assert spec.polygons == [[[20.0, 20.0, 40.0], [10.0, 30.0, 30.0]]]
+    assert (spec.box_threshold, spec.row_threshold, spec.col_threshold, spec.grow) == (15.0, 0.2, 0.0, 2)
+
+
+def test_job_writes_a_bundle_that_survives_a_restart(tmp_path, small_tiff):
+    path, _, flagged = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    updates = []
+    job_id, message = run_heal_job(store, updates.append, meta, MaskSpec(boxes=[[50, 55, 40, 45]]),
+                                   "fast", 20, 0)
+    assert "Healed" in message and updates
+    assert updates[-1][0] == "20" and updates[-1][3].startswith("data:image/png;base64,")
+    # a new server process on the same data folder sees the finished job
+    app = create_app(Settings(data_dir=tmp_path))
+    client = app.server.test_client()
+    record = Store(tmp_path).job(job_id)
+    assert record["state"] == "done" and record["result"]["iterations_run"] == 20
+    resp = client.get(f"/download/{job_id}/healed.tif")
+    assert resp.status_code == 200 and len(resp.data) > flagged.size * 4
+    for bad in (f"/download/{job_id}/frame.npy", "/download/nosuchjob/healed.tif",
+                "/download/a.b/healed.tif", f"/download/{job_id}/%2E%2E"):
+        assert client.get(bad).status_code == 404, bad
+    # a path that climbs out never reaches a file (Dash answers with its page)
+    assert b"root:" not in client.get("/download/..%2F..%2F..%2Fetc/passwd").data
+    with pytest.raises(KeyError):
+        store.job_file("../..", "healed.tif")
+
+
+def test_bad_config_from_the_page_is_a_message(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 0, 0)
+    assert job_id is None and "iterations must be at least 1" in message
+
+
+def test_failed_fit_is_recorded_with_its_reason(tmp_path):
+    store = Store(tmp_path)
+    img = np.arange(64.0).reshape(8, 8)
+    np.save(tmp_path / "f.npy", img)
+    meta = store.save_upload("f.npy", (tmp_path / "f.npy").read_bytes())
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
+    assert "nothing to heal" in message
+    assert store.job(job_id)["state"] == "failed"

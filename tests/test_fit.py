@@ -1,0 +1,111 @@
+"""The DIP fit: heals towards the truth, keeps valid pixels, behaves as configured."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dip_engine import HealConfig
+from dip_engine.fit import heal, missing_pixels, output_dtype
+
+QUICK = dict(iterations=150, max_side=128, channels=(8, 16, 32), input_depth=8)
+
+
+def _log_rmse(a, b):
+    return float(np.sqrt(np.mean((np.log10(1 + a) - np.log10(1 + b)) ** 2)))
+
+
+def test_healed_rings_are_closer_to_truth_than_constant_fill(rings):
+    truth, flagged, mask = rings
+    result = heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=300)))
+    m = result.missing
+    constant = np.full(m.sum(), truth[~m].mean())
+    dip_err = _log_rmse(result.healed[m], truth[m])
+    const_err = _log_rmse(constant, truth[m])
+    assert dip_err < 0.5 * const_err, (dip_err, const_err)
+
+
+def test_valid_pixels_are_kept_exactly(rings):
+    _, flagged, mask = rings
+    result = heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=20)))
+    valid = ~result.missing
+    assert np.array_equal(result.healed[valid], flagged[valid])
+    assert (result.healed[result.missing] >= 0).all()
+    assert result.healed.dtype == np.float32
+    assert (result.uncertainty[valid] == 0).all()
+    assert (result.uncertainty[result.missing] > 0).any()
+
+
+def test_detector_flags_are_healed_without_a_mask(rings):
+    _, flagged, _ = rings
+    result = heal(flagged, None, HealConfig.from_preset("fast", **dict(QUICK, iterations=5)))
+    assert np.array_equal(result.missing, flagged < 0)
+    assert (result.healed >= 0).all()
+
+
+def test_same_seed_same_result_on_cpu(rings):
+    _, flagged, mask = rings
+    cfg = HealConfig.from_preset("fast", **dict(QUICK, iterations=15, device="cpu", seed=3))
+    a = heal(flagged, mask, cfg).healed
+    b = heal(flagged, mask, cfg).healed
+    c = heal(flagged, mask, HealConfig.from_dict({**cfg.to_dict(), "seed": 4})).healed
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_param_noise_really_perturbs_the_weights(rings):
+    _, flagged, mask = rings
+    base = dict(QUICK, iterations=10, reg_noise_std=0.0)
+    plain = heal(flagged, mask, HealConfig.from_preset("fast", **base)).healed
+    noisy = heal(flagged, mask, HealConfig.from_preset("fast", **base, param_noise=True)).healed
+    assert not np.array_equal(plain, noisy)
+
+
+def test_should_stop_ends_the_fit_early(rings):
+    _, flagged, mask = rings
+    calls = []
+    result = heal(flagged, mask, HealConfig.from_preset("fast", **QUICK),
+                  progress=calls.append, should_stop=lambda: len(calls) >= 2)
+    assert result.stopped
+    # asked to stop after the second report (step 20): the next step is the last
+    assert result.iterations_run == 21
+    assert calls[-1].preview().shape == flagged.shape
+
+
+def test_large_counts_are_written_as_float64():
+    assert output_dtype(np.array([1, 2**24], np.int64)) == np.float32
+    assert output_dtype(np.array([1, 2**24 + 1], np.int64)) == np.float64
+    assert output_dtype(np.array([0.1, 8.0625])) == np.float64
+
+
+@pytest.mark.parametrize("mask_kind, message", [
+    ("all", "every pixel is masked"),
+    ("none", "nothing to heal"),
+    ("shape", "same shape"),
+])
+def test_bad_masks_are_refused_with_a_sentence(rings, mask_kind, message):
+    truth, _, _ = rings
+    mask = {"all": np.ones(truth.shape), "none": np.zeros(truth.shape),
+            "shape": np.zeros((5, 5))}[mask_kind]
+    with pytest.raises(ValueError, match=message):
+        heal(truth, mask, HealConfig.from_preset("fast", **QUICK))
+
+
+def test_config_round_trips_through_json():
+    cfg = HealConfig.from_preset("quality", lr=0.005, param_noise=True)
+    again = HealConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert json.loads(cfg.to_json())["channels"] == list(cfg.channels)
+
+
+@pytest.mark.parametrize("bad", [dict(iterations=0), dict(lr=-1), dict(device="tpu"),
+                                 dict(input_type="zeros"), dict(max_side=4)])
+def test_invalid_config_is_refused(bad):
+    with pytest.raises(ValueError, match="invalid heal config"):
+        HealConfig.from_preset("fast", **bad)
+
+
+def test_missing_pixels_combines_flags_and_mask():
+    img = np.array([[1, -1], [np.nan, 4]], float)
+    m = missing_pixels(img, np.array([[0, 0], [0, 1]]))
+    assert m.tolist() == [[False, True], [True, True]]

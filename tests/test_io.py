@@ -1,0 +1,90 @@
+"""Reading frames and masks: real formats in, bad files refused with a sentence."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from dip_engine import FrameError, read_frame, read_mask, write_frame
+from dip_engine.examples import example_path
+
+
+def test_int32_tiff_keeps_values_and_flags(small_tiff):
+    path, _, flagged = small_tiff
+    frame = read_frame(path)
+    assert frame.data.dtype == np.int32
+    assert np.array_equal(frame.data, flagged)
+    assert frame.fmt == "tiff"
+
+
+def test_bundled_example_has_mask_and_beam_centre():
+    frame = read_frame(example_path())
+    assert frame.data.shape == (512, 512)
+    assert frame.mask.dtype == bool and 0.3 < frame.mask.mean() < 0.4
+    assert frame.meta["beam_center"] == [388.0, 258.0]
+
+
+def test_npy_and_float_tiff_round_trip(tmp_path):
+    data = np.random.default_rng(0).random((20, 30)).astype(np.float32)
+    write_frame(tmp_path / "a.tif", data, description="x")
+    write_frame(tmp_path / "a.npy", data)
+    assert np.array_equal(read_frame(tmp_path / "a.tif").data, data)
+    assert np.array_equal(read_frame(tmp_path / "a.npy").data, data)
+
+
+def test_hdf5_first_frame_of_the_image_dataset(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["entry/data/data"] = np.arange(2 * 8 * 9, dtype=np.uint32).reshape(2, 8, 9)
+        f["entry/instrument/x"] = np.arange(3)
+    frame = read_frame(tmp_path / "f.h5")
+    assert frame.data.shape == (8, 9)
+    assert frame.meta["dataset"] == "entry/data/data" and frame.meta["frames"] == 2
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.tif", b"", "empty"),
+    ("text.tif", b"this is not an image", "cannot read"),
+    ("frame.xyz", b"abc", "unsupported file type"),
+])
+def test_bad_files_are_refused(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(FrameError, match=message):
+        read_frame(path)
+
+
+def test_truncated_tiff_is_refused(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(FrameError, match="cut.tif"):
+        read_frame(cut)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.arange(10.0), "2-D"),
+    (np.full((8, 8), np.nan), "no pixel holds a valid"),
+    (np.full((8, 8), 7.0), "same value"),
+    (np.zeros((8, 8, 4), np.uint8), "2-D"),
+])
+def test_unusable_arrays_are_refused(tmp_path, array, message):
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(FrameError, match=message):
+        read_frame(tmp_path / "a.npy")
+
+
+def test_pixel_limit(tmp_path, monkeypatch):
+    np.save(tmp_path / "a.npy", np.arange(100.0).reshape(10, 10))
+    monkeypatch.setenv("XRAY_HEAL_MAX_PIXELS", "50")
+    with pytest.raises(FrameError, match="above the limit"):
+        read_frame(tmp_path / "a.npy")
+
+
+def test_mask_file_nonzero_is_missing(tmp_path):
+    m = np.zeros((4, 5), np.uint8)
+    m[1, 2] = 1
+    tifffile.imwrite(tmp_path / "m.tif", m)
+    assert read_mask(tmp_path / "m.tif", (4, 5)).tolist() == (m != 0).tolist()
+    with pytest.raises(FrameError, match="same shape"):
+        read_mask(tmp_path / "m.tif", (5, 4))
