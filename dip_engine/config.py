@@ -58,6 +58,15 @@ class HealConfig:
     average_last : float
         Fraction of the final iterations whose outputs are averaged into the
         result; their spread is the uncertainty map.
+    prior : {'radial', 'none'}
+        'radial': the network fits what the frame's azimuthal mean around the
+        beam centre does not explain (scattering is centrosymmetric); 'none':
+        plain DIP on the log image.
+    center : (row, col) or None
+        Beam centre in pixels for the radial prior; None estimates it.
+    mirror_weight : float
+        Loss weight of missing pixels whose point mirror through the centre
+        is valid, supervised by that mirrored value (0 = off; radial prior only).
     seed : int
         Seed of the input noise and the weight initialisation.
     device : {'auto', 'cpu', 'cuda'}
@@ -75,11 +84,16 @@ class HealConfig:
     skip_channels: int = 4
     max_side: int = 512
     average_last: float = 0.1
+    prior: str = "radial"
+    center: tuple[float, float] | None = None
+    mirror_weight: float = 1.0
     seed: int = 0
     device: str = "auto"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.center is not None:
+            object.__setattr__(self, "center", tuple(float(c) for c in self.center))
         problems = []
         if self.iterations < 1:
             problems.append("iterations must be at least 1")
@@ -97,6 +111,12 @@ class HealConfig:
             problems.append(f"max_side must be at least {2 ** len(self.channels)}")
         if not 0 < self.average_last <= 1:
             problems.append("average_last must be in (0, 1]")
+        if self.prior not in ("radial", "none"):
+            problems.append("prior must be 'radial' or 'none'")
+        if self.center is not None and len(self.center) != 2:
+            problems.append("center must be (row, col)")
+        if self.mirror_weight < 0:
+            problems.append("mirror_weight must be >= 0")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append("device must be 'auto', 'cpu' or 'cuda'")
         if problems:
@@ -115,6 +135,7 @@ class HealConfig:
         """Plain JSON-compatible dict."""
         d = dataclasses.asdict(self)
         d["channels"] = list(self.channels)
+        d["center"] = list(self.center) if self.center is not None else None
         return d
 
     def to_json(self) -> str:

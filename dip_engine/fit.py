@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import FitProgress, HealConfig
+from .geometry import estimate_center, mirror_image, polar_model
+from .intensity import log_counts, paste
 from .masks import flag_mask
 from .network import make_input, skip
 
@@ -35,8 +37,8 @@ class HealResult:
     Attributes
     ----------
     healed : (H, W) ndarray
-        The frame in the input's units; float32, or float64 when float32
-        cannot hold every valid value exactly (counts above 2**24). Equal to the input wherever ``missing`` is False.
+        The frame in the input's units (dtype from
+        :func:`dip_engine.intensity.output_dtype`). Equal to the input wherever ``missing`` is False.
     missing : (H, W) bool ndarray
         The pixels that were healed.
     uncertainty : (H, W) float32 ndarray
@@ -54,6 +56,8 @@ class HealResult:
         Resolution the network was fitted at.
     stopped : bool
         True when ``should_stop`` ended the fit early.
+    center : (row, col) or None
+        Beam centre the radial prior used.
     config : HealConfig
     """
 
@@ -66,6 +70,7 @@ class HealResult:
     device: str
     working_shape: tuple[int, int]
     stopped: bool
+    center: tuple[float, float] | None
     config: HealConfig = field(repr=False)
 
 
@@ -95,13 +100,6 @@ def missing_pixels(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndar
             )
         missing |= mask != 0
     return missing
-
-
-def output_dtype(values: np.ndarray) -> type:
-    """float32 when it holds every value exactly (counts up to 2**24), else float64."""
-    values = np.asarray(values)
-    exact = np.array_equal(values.astype(np.float32).astype(values.dtype), values)
-    return np.float32 if exact else np.float64
 
 
 def resolve_device(name: str) -> torch.device:
@@ -167,14 +165,15 @@ def heal(
     gen = torch.Generator().manual_seed(config.seed)
 
     valid = ~missing
-    logimg = np.log1p(np.where(valid, image, 0).astype(np.float64))
-    lo, hi = float(logimg[valid].min()), float(logimg[valid].max())
-    span = hi - lo if hi > lo else 1.0
-    target = (_MARGIN + (1 - 2 * _MARGIN) * (logimg - lo) / span) * valid
+    center = None
+    if config.prior == "radial":
+        center = tuple(config.center) if config.center else estimate_center(image, valid)
+    space = _LogSpace.fit(image, valid, center)
+    target, weight = space.targets(image, valid, config.mirror_weight)
 
     factor = max(1, math.ceil(max(image.shape) / config.max_side))
     levels = len(config.channels)
-    t_small, w_small, coarse_shape = _downsample(target, valid, factor, 2**levels)
+    t_small, w_small, coarse_shape = _downsample(target, weight, factor, 2**levels)
     t_small, w_small = t_small.to(device), w_small.to(device)
 
     in_ch = config.input_depth if config.input_type == "noise" else 2
@@ -196,7 +195,7 @@ def heal(
 
     def current_healed() -> np.ndarray:
         fit = mean if n_seen else out.detach()
-        return _assemble(image, missing, _upsample(fit, factor, coarse_shape, image.shape), lo, span)[0]
+        return paste(image, missing, space.to_counts(_upsample(fit, factor, coarse_shape, image.shape)))
 
     step = 0
     for step in range(1, config.iterations + 1):
@@ -232,9 +231,9 @@ def heal(
 
     fit = mean if n_seen else out.detach()
     spread = (m2 / max(n_seen - 1, 1)).sqrt() if n_seen > 1 else torch.zeros_like(fit)
-    healed, _ = _assemble(image, missing, _upsample(fit, factor, coarse_shape, image.shape), lo, span)
+    healed = paste(image, missing, space.to_counts(_upsample(fit, factor, coarse_shape, image.shape)))
     # spread of t -> spread of ln(1+I) -> spread of log10(1+I)
-    sigma = _upsample(spread, factor, coarse_shape, image.shape) * span / (1 - 2 * _MARGIN) / math.log(10)
+    sigma = _upsample(spread, factor, coarse_shape, image.shape) * space.span / (1 - 2 * _MARGIN) / math.log(10)
     uncertainty = np.where(missing, sigma, 0).astype(np.float32)
     return HealResult(
         healed=healed,
@@ -245,22 +244,23 @@ def heal(
         elapsed_s=time.perf_counter() - start,
         device=device.type,
         working_shape=tuple(t_small.shape[-2:]),
+        center=center,
         stopped=stopped,
         config=config,
     )
 
 
-def _downsample(target: np.ndarray, valid: np.ndarray, factor: int, multiple: int):
-    """Block-average the target over valid pixels and pad for the network.
+def _downsample(target: np.ndarray, weight: np.ndarray, factor: int, multiple: int):
+    """Weighted block-average of the target, padded for the network.
 
     Returns the (1, 1, h, w) target and weight tensors, h and w multiples of
     ``multiple``, and the (h0, w0) shape of the downsampled frame before
-    padding. The weight of a block is its fraction of valid pixels.
+    padding. The weight of a block is the mean weight of its pixels.
     """
     h, w = target.shape
     hc, wc = -(-h // factor), -(-w // factor)
     t = torch.from_numpy(np.asarray(target, np.float32))[None, None]
-    v = torch.from_numpy(np.asarray(valid, np.float32))[None, None]
+    v = torch.from_numpy(np.asarray(weight, np.float32))[None, None]
     pad = (0, wc * factor - w, 0, hc * factor - h)
     t = F.pad(t, pad)
     v = F.pad(v, pad)
@@ -282,14 +282,51 @@ def _upsample(fit: torch.Tensor, factor: int, coarse_shape, shape) -> np.ndarray
     return x[0, 0, : shape[0], : shape[1]].cpu().numpy().astype(np.float64)
 
 
-def _assemble(image, missing, fit_t, lo, span):
-    """Map the normalised fit back to counts and paste it into the missing pixels.
+@dataclass
+class _LogSpace:
+    """The normalised log space a fit works in.
 
-    Returns the healed frame (see :func:`output_dtype`) and the fit in counts.
+    t = MARGIN + (1 - 2 MARGIN) (log(1 + I) - base - lo) / span, where
+    ``base`` is the radial prior (the azimuthal mean of log(1 + I) at each
+    pixel's radius) or 0, so that the network fits what symmetry does not
+    explain. ``lo`` and ``span`` map the valid pixels (with a prior: the
+    0.1 to 99.9 percentiles of the residual) to [MARGIN, 1 - MARGIN].
     """
-    counts = np.expm1((fit_t - _MARGIN) / (1 - 2 * _MARGIN) * span + lo)
-    counts = np.clip(counts, 0, None)
-    dtype = output_dtype(image[~missing])
-    healed = np.asarray(image, dtype=dtype).copy()
-    healed[missing] = counts[missing]
-    return healed, counts
+
+    base: np.ndarray
+    lo: float
+    span: float
+    center: tuple[float, float] | None = None
+
+    @classmethod
+    def fit(cls, image, valid, center=None) -> "_LogSpace":
+        y = log_counts(image, valid)
+        base = np.zeros(y.shape) if center is None else polar_model(y, valid, center, window_deg=20)
+        v = (y - base)[valid]
+        # a residual has rare large outliers (hot pixels, edges of the
+        # shadow): scale it robustly so its typical variation is resolved
+        lo, hi = (float(v.min()), float(v.max())) if center is None else np.percentile(v, [0.1, 99.9])
+        return cls(base=base, lo=lo, span=hi - lo if hi > lo else 1.0, center=center)
+
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        return _MARGIN + (1 - 2 * _MARGIN) * (y - self.base - self.lo) / self.span
+
+    def to_counts(self, t: np.ndarray) -> np.ndarray:
+        return np.expm1((t - _MARGIN) / (1 - 2 * _MARGIN) * self.span + self.lo + self.base)
+
+    def targets(self, image, valid, mirror_weight: float):
+        """Target and per-pixel weight of the loss.
+
+        Valid pixels have weight 1. With a radial prior and ``mirror_weight``
+        > 0, missing pixels whose point mirror is valid are supervised by the
+        mirrored value (Friedel's law) with that weight.
+        """
+        y = log_counts(image, valid)
+        weight = valid.astype(np.float64)
+        target = np.where(valid, y, 0.0)
+        if mirror_weight > 0 and self.center is not None:
+            mirrored, available = mirror_image(y, valid, self.center)
+            use = available & ~valid
+            target[use] = mirrored[use]
+            weight[use] = mirror_weight
+        return np.clip(self.encode(target), 0, 1) * (weight > 0), weight

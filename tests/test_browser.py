@@ -28,10 +28,12 @@ def _draw_box(page):
 def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
     path, _, _ = small_tiff
     _open(page, live_server)
-    page.set_input_files("#upload input[type=file]", str(path))
-    expect(page.locator("#frame-info")).to_contain_text("frame.tif: 96 x 96", timeout=30000)
     summary = page.locator("#mask-summary")
     expect(summary).to_contain_text("Masked", timeout=10000)
+    example = summary.inner_text()
+    page.set_input_files("#upload input[type=file]", str(path))
+    expect(page.locator("#frame-info")).to_contain_text("frame.tif: 96 x 96", timeout=30000)
+    expect(summary).not_to_have_text(example, timeout=10000)  # the new frame's figure is up
     before = summary.inner_text()
     _draw_box(page)
     expect(summary).not_to_have_text(before, timeout=10000)

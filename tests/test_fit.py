@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dip_engine import HealConfig
-from dip_engine.fit import heal, missing_pixels, output_dtype
+from dip_engine.fit import heal, missing_pixels
+from dip_engine.intensity import output_dtype
 
 QUICK = dict(iterations=150, max_side=128, channels=(8, 16, 32), input_depth=8)
 
@@ -15,9 +16,10 @@ def _log_rmse(a, b):
     return float(np.sqrt(np.mean((np.log10(1 + a) - np.log10(1 + b)) ** 2)))
 
 
-def test_healed_rings_are_closer_to_truth_than_constant_fill(rings):
+@pytest.mark.parametrize("prior", ["radial", "none"])
+def test_healed_rings_are_closer_to_truth_than_constant_fill(rings, prior):
     truth, flagged, mask = rings
-    result = heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=300)))
+    result = heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=300, prior=prior)))
     m = result.missing
     constant = np.full(m.sum(), truth[~m].mean())
     dip_err = _log_rmse(result.healed[m], truth[m])
