@@ -55,9 +55,15 @@ class HealConfig:
         Channels of each skip connection.
     max_side : int
         Longest side (pixels) of the working resolution.
-    average_last : float
-        Fraction of the final iterations whose outputs are averaged into the
-        result; their spread is the uncertainty map.
+    ema : float
+        Weight of the exponential moving average of the network output over
+        iterations (0.99 ~ the last 100 steps); the average is the result and
+        its running spread the uncertainty map.
+    holdout : float
+        Share of valid pixels held out of the loss, in occlusion-like shapes;
+        their error is the quality score (0 = no score, no early stopping).
+    patience : int
+        Stop when the score has not improved for this many steps (0 = never).
     prior : {'radial', 'none'}
         'radial': the network fits what the frame's azimuthal mean around the
         beam centre does not explain (scattering is centrosymmetric); 'none':
@@ -83,7 +89,9 @@ class HealConfig:
     channels: tuple[int, ...] = (8, 16, 32, 64, 64)
     skip_channels: int = 4
     max_side: int = 512
-    average_last: float = 0.1
+    ema: float = 0.99
+    holdout: float = 0.03
+    patience: int = 300
     prior: str = "radial"
     center: tuple[float, float] | None = None
     mirror_weight: float = 1.0
@@ -109,8 +117,12 @@ class HealConfig:
             problems.append("channels must be a non-empty list of positive integers")
         if self.max_side < 2 ** len(self.channels):
             problems.append(f"max_side must be at least {2 ** len(self.channels)}")
-        if not 0 < self.average_last <= 1:
-            problems.append("average_last must be in (0, 1]")
+        if not 0 <= self.ema < 1:
+            problems.append("ema must be in [0, 1)")
+        if not 0 <= self.holdout < 0.5:
+            problems.append("holdout must be in [0, 0.5)")
+        if self.patience < 0:
+            problems.append("patience must be >= 0")
         if self.prior not in ("radial", "none"):
             problems.append("prior must be 'radial' or 'none'")
         if self.center is not None and len(self.center) != 2:
@@ -170,8 +182,10 @@ class FitProgress:
     elapsed_s : float
         Seconds since the fit started.
     preview : callable
-        ``preview()`` returns the current healed frame (H, W) in counts;
-        it costs one forward pass, so call it only when it will be shown.
+        ``preview()`` returns the current best healed frame (H, W) in
+        counts; it costs an upsampling, so call it only when it will be shown.
+    score : float or None
+        Best hold-out score so far (RMSE of log10(1 + I)), if any.
     """
 
     iteration: int
@@ -179,3 +193,4 @@ class FitProgress:
     loss: float
     elapsed_s: float
     preview: object = field(repr=False, default=None)
+    score: float | None = None

@@ -1,9 +1,21 @@
 """Fit the Deep Image Prior to one frame and heal its missing pixels.
 
-:func:`heal` is the one entry point the CLI and the dashboard call. The fit
-runs in a normalised log-intensity space at a working resolution of at most
-``config.max_side`` pixels; the result is mapped back to counts and only the
-missing pixels of the input change.
+:func:`heal` is the one entry point the CLI and the dashboard call.
+
+The fit, in brief:
+
+1. log(1 + I) of the valid pixels; with the radial prior, minus a smooth
+   polar model around the beam centre (:func:`dip_engine.geometry.polar_model`),
+   normalised to [0.05, 0.95];
+2. missing pixels whose point mirror through the centre is valid are
+   supervised by that mirrored value (Friedel's law), with a lower weight;
+3. a few percent of the valid pixels, shaped like real occlusions, are held
+   out of the loss: their error is the quality score, which picks the best
+   iteration and stops the fit when it stops improving;
+4. the DIP skip network is fitted at a working resolution of at most
+   ``config.max_side`` pixels with Adam on the masked MSE; its output is
+   smoothed over iterations (exponential moving average), upsampled, mapped
+   back to counts, and pasted into the missing pixels only.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import FitProgress, HealConfig
+from .evaluate import occlusions
 from .geometry import estimate_center, mirror_image, polar_model
 from .intensity import log_counts, paste
 from .masks import flag_mask
@@ -26,8 +39,10 @@ from .network import make_input, skip
 
 #: The normalised target spans [_MARGIN, 1 - _MARGIN], inside the sigmoid.
 _MARGIN = 0.05
-#: Progress is reported every this many steps (and loss read back).
+#: Progress is reported (and the loss read back) every this many steps.
 _REPORT_EVERY = 10
+#: The hold-out score is computed every this many steps.
+_SCORE_EVERY = 25
 
 
 @dataclass
@@ -38,16 +53,23 @@ class HealResult:
     ----------
     healed : (H, W) ndarray
         The frame in the input's units (dtype from
-        :func:`dip_engine.intensity.output_dtype`). Equal to the input wherever ``missing`` is False.
+        :func:`dip_engine.intensity.output_dtype`). Equal to the input
+        wherever ``missing`` is False.
     missing : (H, W) bool ndarray
         The pixels that were healed.
     uncertainty : (H, W) float32 ndarray
-        Spread (std) of the fit over its last iterations, in units of
+        Spread (std) of the fit over its recent iterations, in units of
         log10(1 + I); zero on valid pixels.
+    score : float or None
+        RMSE of log10(1 + I) on the held-out valid pixels at the chosen
+        iteration (None when ``config.holdout`` is 0).
+    best_iteration : int
+        Iteration whose (smoothed) output is the result.
     loss_history : list of float
         Masked MSE per step in the normalised log space.
+    score_history : list of (iteration, score)
     iterations_run : int
-        Steps done (fewer than planned when stopped).
+        Steps done (fewer than planned when stopped early).
     elapsed_s : float
         Wall time of the fit.
     device : str
@@ -55,7 +77,9 @@ class HealResult:
     working_shape : (h, w) tuple
         Resolution the network was fitted at.
     stopped : bool
-        True when ``should_stop`` ended the fit early.
+        True when ``should_stop`` ended the fit.
+    early_stopped : bool
+        True when the hold-out score stopped improving before the last step.
     center : (row, col) or None
         Beam centre the radial prior used.
     config : HealConfig
@@ -64,12 +88,16 @@ class HealResult:
     healed: np.ndarray
     missing: np.ndarray
     uncertainty: np.ndarray
+    score: float | None
+    best_iteration: int
     loss_history: list[float]
+    score_history: list[tuple[int, float]]
     iterations_run: int
     elapsed_s: float
     device: str
     working_shape: tuple[int, int]
     stopped: bool
+    early_stopped: bool
     center: tuple[float, float] | None
     config: HealConfig = field(repr=False)
 
@@ -123,7 +151,7 @@ def heal(
     Parameters
     ----------
     image : (H, W) ndarray
-        Frame in counts. Negative and non-finite pixels are missing.
+        Frame in counts. Its detector flags (negative, non-finite) are missing.
     mask : (H, W) array_like, optional
         Nonzero = missing, in addition to the detector flags.
     config : HealConfig, optional
@@ -131,8 +159,8 @@ def heal(
     progress : callable, optional
         Called with a :class:`FitProgress` every few steps and at the end.
     should_stop : callable, optional
-        Polled every step; when it returns True the fit ends early and the
-        current estimate is returned (``stopped=True``).
+        Polled every step; when it returns True the fit ends and the best
+        estimate so far is returned (``stopped=True``).
 
     Returns
     -------
@@ -157,46 +185,145 @@ def heal(
         raise ValueError("every pixel is masked: there is nothing to fit the healing to")
     if not missing.any():
         raise ValueError("no pixel is masked or flagged: there is nothing to heal")
-
     device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
+    problem = _Problem.build(image, missing, config)
+    return _fit(problem, config, device, progress, should_stop)
+
+
+@dataclass
+class _LogSpace:
+    """The normalised log space a fit works in.
+
+    t = MARGIN + (1 - 2 MARGIN) (log(1 + I) - base - lo) / span, where
+    ``base`` is the polar model around the beam centre (or 0), so that the
+    network fits what symmetry does not explain. ``lo`` and ``span`` map the
+    valid pixels (with a model: the 0.1 to 99.9 percentiles of the residual,
+    which has rare large outliers) to [MARGIN, 1 - MARGIN].
+    """
+
+    base: np.ndarray
+    lo: float
+    span: float
+    center: tuple[float, float] | None = None
+
+    @classmethod
+    def fit(cls, image, valid, center=None) -> "_LogSpace":
+        y = log_counts(image, valid)
+        base = np.zeros(y.shape) if center is None else polar_model(y, valid, center, window_deg=20)
+        v = (y - base)[valid]
+        lo, hi = (v.min(), v.max()) if center is None else np.percentile(v, [0.1, 99.9])
+        return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, center=center)
+
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        return _MARGIN + (1 - 2 * _MARGIN) * (y - self.base - self.lo) / self.span
+
+    def to_log(self, t):
+        """Normalised values -> log(1 + I) (numpy or torch, same shape as base)."""
+        return (t - _MARGIN) / (1 - 2 * _MARGIN) * self.span + self.lo + self.base
+
+    def to_counts(self, t: np.ndarray) -> np.ndarray:
+        return np.expm1(self.to_log(t))
+
+    def targets(self, image, valid, mirror_weight: float):
+        """Target and per-pixel weight of the loss.
+
+        Valid pixels have weight 1. With a beam centre and ``mirror_weight``
+        > 0, missing pixels whose point mirror is valid are supervised by the
+        mirrored log intensity (Friedel's law) with that weight.
+        """
+        y = log_counts(image, valid)
+        weight = valid.astype(np.float64)
+        target = np.where(valid, y, 0.0)
+        if mirror_weight > 0 and self.center is not None:
+            mirrored, available = mirror_image(y, valid, self.center)
+            use = available & ~valid
+            target[use] = mirrored[use]
+            weight[use] = mirror_weight
+        return np.clip(self.encode(target), 0, 1) * (weight > 0), weight
+
+
+@dataclass
+class _Problem:
+    """Everything a fit needs, prepared from the frame and the config."""
+
+    image: np.ndarray
+    missing: np.ndarray
+    hidden: np.ndarray
+    space: _LogSpace
+    target: torch.Tensor
+    weight: torch.Tensor
+    factor: int
+    coarse_shape: tuple[int, int]
+    center: tuple[float, float] | None
+
+    @classmethod
+    def build(cls, image, missing, config: HealConfig) -> "_Problem":
+        valid = ~missing
+        center = None
+        if config.prior == "radial":
+            center = tuple(config.center) if config.center else estimate_center(image, valid)
+        hidden = np.zeros_like(missing)
+        if config.holdout > 0:
+            hidden = occlusions(valid, seed=config.seed, fraction=config.holdout, center=center)
+        known = valid & ~hidden
+        space = _LogSpace.fit(image, known, center)
+        target, weight = space.targets(image, known, config.mirror_weight)
+        factor = max(1, math.ceil(max(image.shape) / config.max_side))
+        t_small, w_small, coarse_shape = _downsample(target, weight, factor, 2 ** len(config.channels))
+        return cls(image, missing, hidden, space, t_small, w_small, factor, coarse_shape, center)
+
+    def upsample(self, t: torch.Tensor) -> torch.Tensor:
+        """Network-sized output -> (H, W) tensor at full resolution."""
+        hc, wc = self.coarse_shape
+        x = t[..., :hc, :wc].float()
+        if self.factor > 1:
+            x = F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
+        return x[0, 0, : self.image.shape[0], : self.image.shape[1]]
+
+    def healed(self, t: torch.Tensor) -> np.ndarray:
+        """The frame with missing pixels from a network output ``t``."""
+        fit = self.upsample(t).cpu().numpy().astype(np.float64)
+        return paste(self.image, self.missing, self.space.to_counts(fit))
+
+    def scorer(self, device) -> Callable[[torch.Tensor], float] | None:
+        """RMSE of log10(1 + I) on the held-out pixels, for a network output."""
+        if not self.hidden.any():
+            return None
+        idx = torch.from_numpy(np.flatnonzero(self.hidden)).to(device)
+        truth = torch.from_numpy(log_counts(self.image, self.hidden).ravel()[idx.cpu().numpy()]).to(device)
+        base = torch.from_numpy(self.space.base.ravel()[idx.cpu().numpy()]).to(device)
+        space = self.space
+
+        def score(t: torch.Tensor) -> float:
+            tt = self.upsample(t).reshape(-1)[idx].double()
+            pred = ((tt - _MARGIN) / (1 - 2 * _MARGIN) * space.span + space.lo + base).clamp_min(0)
+            return float(torch.sqrt(torch.mean((pred - truth) ** 2)) / math.log(10))
+
+        return score
+
+
+def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -> HealResult:
+    """The optimisation loop (see the module docstring)."""
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-
-    valid = ~missing
-    center = None
-    if config.prior == "radial":
-        center = tuple(config.center) if config.center else estimate_center(image, valid)
-    space = _LogSpace.fit(image, valid, center)
-    target, weight = space.targets(image, valid, config.mirror_weight)
-
-    factor = max(1, math.ceil(max(image.shape) / config.max_side))
-    levels = len(config.channels)
-    t_small, w_small, coarse_shape = _downsample(target, weight, factor, 2**levels)
-    t_small, w_small = t_small.to(device), w_small.to(device)
-
+    target, weight = problem.target.to(device), problem.weight.to(device)
+    weight_sum = weight.sum()
     in_ch = config.input_depth if config.input_type == "noise" else 2
-    z = make_input(config.input_type, in_ch, tuple(t_small.shape[-2:]), gen).to(device)
+    z = make_input(config.input_type, in_ch, tuple(target.shape[-2:]), gen).to(device)
     net = skip(in_ch, 1, config.channels, channels_skip=config.skip_channels).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     conv_weights = [p for p in net.parameters() if p.dim() == 4]
-    weight_sum = w_small.sum()
+    score_fn = problem.scorer(device)
 
-    n_avg = max(1, round(config.iterations * config.average_last))
-    mean = torch.zeros_like(t_small)
-    m2 = torch.zeros_like(t_small)
-    n_seen = 0
-    out = None
+    ema = var = None
+    best, best_score, best_var, best_iteration = None, math.inf, None, 0
     losses: list[torch.Tensor] = []
     loss_history: list[float] = []
-    stopped = False
+    score_history: list[tuple[int, float]] = []
+    stopped = early = False
     start = time.perf_counter()
-
-    def current_healed() -> np.ndarray:
-        fit = mean if n_seen else out.detach()
-        return paste(image, missing, space.to_counts(_upsample(fit, factor, coarse_shape, image.shape)))
-
     step = 0
     for step in range(1, config.iterations + 1):
         z_in = z
@@ -204,7 +331,7 @@ def heal(
             z_in = z + config.reg_noise_std * torch.randn(z.shape, generator=gen).to(device)
         opt.zero_grad(set_to_none=True)
         out = net(z_in)
-        loss = ((out - t_small) ** 2 * w_small).sum() / weight_sum
+        loss = ((out - target) ** 2 * weight).sum() / weight_sum
         loss.backward()
         opt.step()
         if config.param_noise:
@@ -212,40 +339,55 @@ def heal(
                 for p in conv_weights:
                     p.add_(torch.randn(p.shape, generator=gen).to(device) * (p.std() / 50))
         losses.append(loss.detach())
-        if step > config.iterations - n_avg:
-            n_seen += 1
+        with torch.no_grad():
             o = out.detach()
-            delta = o - mean
-            mean += delta / n_seen
-            m2 += delta * (o - mean)
+            if ema is None:
+                ema, var = o.clone(), torch.zeros_like(o)
+            else:
+                delta = o - ema
+                ema += (1 - config.ema) * delta
+                var.mul_(config.ema).add_((1 - config.ema) * delta * delta)
+        last = step == config.iterations
+        if score_fn is not None and (step % _SCORE_EVERY == 0 or last):
+            s = score_fn(ema)
+            score_history.append((step, s))
+            if s < best_score:
+                best, best_score, best_var, best_iteration = ema.clone(), s, var.clone(), step
+            elif config.patience and step - best_iteration >= config.patience:
+                early = True
         stop_now = should_stop is not None and should_stop()
-        if step % _REPORT_EVERY == 0 or step == config.iterations or stop_now:
+        if step % _REPORT_EVERY == 0 or last or stop_now or early:
             loss_history.extend(torch.stack(losses).cpu().tolist())
             losses.clear()
             if progress is not None:
+                snapshot = ema if best is None else best
                 progress(FitProgress(step, config.iterations, loss_history[-1],
-                                     time.perf_counter() - start, current_healed))
-        if stop_now:
-            stopped = True
+                                     time.perf_counter() - start,
+                                     lambda s=snapshot: problem.healed(s),
+                                     best_score if best is not None else None))
+        if stop_now or early:
+            stopped = stop_now
             break
 
-    fit = mean if n_seen else out.detach()
-    spread = (m2 / max(n_seen - 1, 1)).sqrt() if n_seen > 1 else torch.zeros_like(fit)
-    healed = paste(image, missing, space.to_counts(_upsample(fit, factor, coarse_shape, image.shape)))
-    # spread of t -> spread of ln(1+I) -> spread of log10(1+I)
-    sigma = _upsample(spread, factor, coarse_shape, image.shape) * space.span / (1 - 2 * _MARGIN) / math.log(10)
-    uncertainty = np.where(missing, sigma, 0).astype(np.float32)
+    if best is None:
+        best, best_var, best_iteration = ema, var, step
+    spread = problem.upsample(best_var.sqrt()).cpu().numpy()
+    sigma = spread * problem.space.span / (1 - 2 * _MARGIN) / math.log(10)
     return HealResult(
-        healed=healed,
-        missing=missing,
-        uncertainty=uncertainty,
+        healed=problem.healed(best),
+        missing=problem.missing,
+        uncertainty=np.where(problem.missing, sigma, 0).astype(np.float32),
+        score=best_score if score_fn is not None else None,
+        best_iteration=best_iteration,
         loss_history=loss_history,
+        score_history=score_history,
         iterations_run=step,
         elapsed_s=time.perf_counter() - start,
         device=device.type,
-        working_shape=tuple(t_small.shape[-2:]),
-        center=center,
+        working_shape=tuple(target.shape[-2:]),
         stopped=stopped,
+        early_stopped=early,
+        center=problem.center,
         config=config,
     )
 
@@ -271,62 +413,3 @@ def _downsample(target: np.ndarray, weight: np.ndarray, factor: int, multiple: i
     hp, wp = -(-hc // multiple) * multiple, -(-wc // multiple) * multiple
     pad = (0, wp - wc, 0, hp - hc)
     return F.pad(t, pad, mode="replicate"), F.pad(v, pad), (hc, wc)
-
-
-def _upsample(fit: torch.Tensor, factor: int, coarse_shape, shape) -> np.ndarray:
-    """Crop the padded network output and bring it back to the frame's shape."""
-    hc, wc = coarse_shape
-    x = fit[..., :hc, :wc].float()
-    if factor > 1:
-        x = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
-    return x[0, 0, : shape[0], : shape[1]].cpu().numpy().astype(np.float64)
-
-
-@dataclass
-class _LogSpace:
-    """The normalised log space a fit works in.
-
-    t = MARGIN + (1 - 2 MARGIN) (log(1 + I) - base - lo) / span, where
-    ``base`` is the radial prior (the azimuthal mean of log(1 + I) at each
-    pixel's radius) or 0, so that the network fits what symmetry does not
-    explain. ``lo`` and ``span`` map the valid pixels (with a prior: the
-    0.1 to 99.9 percentiles of the residual) to [MARGIN, 1 - MARGIN].
-    """
-
-    base: np.ndarray
-    lo: float
-    span: float
-    center: tuple[float, float] | None = None
-
-    @classmethod
-    def fit(cls, image, valid, center=None) -> "_LogSpace":
-        y = log_counts(image, valid)
-        base = np.zeros(y.shape) if center is None else polar_model(y, valid, center, window_deg=20)
-        v = (y - base)[valid]
-        # a residual has rare large outliers (hot pixels, edges of the
-        # shadow): scale it robustly so its typical variation is resolved
-        lo, hi = (float(v.min()), float(v.max())) if center is None else np.percentile(v, [0.1, 99.9])
-        return cls(base=base, lo=lo, span=hi - lo if hi > lo else 1.0, center=center)
-
-    def encode(self, y: np.ndarray) -> np.ndarray:
-        return _MARGIN + (1 - 2 * _MARGIN) * (y - self.base - self.lo) / self.span
-
-    def to_counts(self, t: np.ndarray) -> np.ndarray:
-        return np.expm1((t - _MARGIN) / (1 - 2 * _MARGIN) * self.span + self.lo + self.base)
-
-    def targets(self, image, valid, mirror_weight: float):
-        """Target and per-pixel weight of the loss.
-
-        Valid pixels have weight 1. With a radial prior and ``mirror_weight``
-        > 0, missing pixels whose point mirror is valid are supervised by the
-        mirrored value (Friedel's law) with that weight.
-        """
-        y = log_counts(image, valid)
-        weight = valid.astype(np.float64)
-        target = np.where(valid, y, 0.0)
-        if mirror_weight > 0 and self.center is not None:
-            mirrored, available = mirror_image(y, valid, self.center)
-            use = available & ~valid
-            target[use] = mirrored[use]
-            weight[use] = mirror_weight
-        return np.clip(self.encode(target), 0, 1) * (weight > 0), weight
