@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dip_engine import PRESETS
+from dip_engine.config import DEFAULT_PRESET, PRESETS
 
 from . import ids
 from .figures import DRAW_BUTTONS
@@ -53,7 +53,7 @@ def controls(max_upload_mb: float) -> html.Div:
             "3. Heal",
             html.Div([
                 html.Label("Preset", htmlFor=ids.PRESET),
-                dcc.Dropdown(id=ids.PRESET, options=list(PRESETS), value="fast", clearable=False),
+                dcc.Dropdown(id=ids.PRESET, options=list(PRESETS), value=DEFAULT_PRESET, clearable=False),
             ], className="control"),
             html.Div([
                 html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),

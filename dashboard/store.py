@@ -174,8 +174,11 @@ class Store:
             raise KeyError(name)
         return path
 
-    def save_result(self, job_id: str, result) -> dict:
-        """Write a :class:`dip_engine.fit.HealResult` into the job's bundle."""
+    def save_result(self, job_id: str, result, scores: dict | None = None) -> dict:
+        """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
+
+        ``scores``: classical fills' scores on the same held-out pixels.
+        """
         folder = self.jobs / check_id(job_id)
         config = result.config.to_json()
         write_frame(folder / "healed.tif", result.healed,
@@ -194,7 +197,11 @@ class Store:
                 "final_loss": result.loss_history[-1] if result.loss_history else None,
                 "pixels_healed": int(result.missing.sum()),
                 "stopped": result.stopped,
+                "early_stopped": result.early_stopped,
+                "best_iteration": result.best_iteration,
+                "center": list(result.center) if result.center else None,
                 "dtype": str(result.healed.dtype),
+                "scores": {"dip": result.score, **(scores or {})},
             },
             versions=software_versions(),
         )

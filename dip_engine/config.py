@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 #: frames are block-averaged down to it and the fit is upsampled back.
 PRESETS: dict[str, dict] = {
     "fast": dict(
-        iterations=400, max_side=256, channels=(8, 16, 32, 64, 64), input_depth=8
+        iterations=300, max_side=256, channels=(8, 16, 32, 64, 64), input_depth=8, patience=150
     ),
     "balanced": dict(
-        iterations=1200, max_side=512, channels=(8, 16, 32, 64, 64), input_depth=8
+        iterations=600, max_side=384, channels=(8, 16, 32, 64, 64), input_depth=8, patience=200
     ),
     "quality": dict(
-        iterations=3000, max_side=1024, channels=(16, 32, 64, 128, 128), input_depth=32
+        iterations=2000, max_side=768, channels=(16, 32, 64, 128, 128), input_depth=32, patience=500
     ),
 }
 
@@ -80,7 +80,7 @@ class HealConfig:
     """
 
     preset: str = DEFAULT_PRESET
-    iterations: int = 1200
+    iterations: int = 600
     lr: float = 0.01
     reg_noise_std: float = 0.03
     param_noise: bool = False
@@ -88,7 +88,7 @@ class HealConfig:
     input_depth: int = 8
     channels: tuple[int, ...] = (8, 16, 32, 64, 64)
     skip_channels: int = 4
-    max_side: int = 512
+    max_side: int = 384
     ema: float = 0.99
     holdout: float = 0.03
     patience: int = 300

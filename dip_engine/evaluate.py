@@ -122,3 +122,42 @@ def self_validate(
         "poisson_floor": poisson_floor(truth),
         "pixels": int(hidden.sum()),
     }
+
+
+def classical_scores(
+    image: np.ndarray,
+    missing: np.ndarray,
+    hidden: np.ndarray,
+    center: tuple[float, float] | None,
+) -> dict[str, float]:
+    """Scores of the classical fills on the same held-out pixels as a fit.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Frame in counts.
+    missing : (H, W) bool ndarray
+        Pixels without data.
+    hidden : (H, W) bool ndarray
+        Held-out valid pixels (``HealResult.hidden``).
+    center : (row, col) or None
+        Beam centre; without one only biharmonic is scored.
+
+    Returns
+    -------
+    scores : dict
+        RMSE of log10(1 + I) per fill ('biharmonic', 'polar', 'mirror'), and
+        'poisson_floor' of the held-out pixels.
+    """
+    from .baselines import fill_biharmonic, fill_mirror, fill_polar
+
+    if not hidden.any():
+        return {}
+    truth = np.asarray(image, np.float64)[hidden]
+    fills = {"biharmonic": lambda i, m: fill_biharmonic(i, m)}
+    if center is not None:
+        fills["polar"] = lambda i, m: fill_polar(i, m, center)
+        fills["mirror"] = lambda i, m: fill_mirror(i, m, center)
+    scores = {name: log_rmse(fill(image, missing | hidden)[hidden], truth) for name, fill in fills.items()}
+    scores["poisson_floor"] = poisson_floor(truth)
+    return scores

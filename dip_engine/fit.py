@@ -57,6 +57,8 @@ class HealResult:
         wherever ``missing`` is False.
     missing : (H, W) bool ndarray
         The pixels that were healed.
+    hidden : (H, W) bool ndarray
+        Valid pixels held out of the loss to compute ``score``.
     uncertainty : (H, W) float32 ndarray
         Spread (std) of the fit over its recent iterations, in units of
         log10(1 + I); zero on valid pixels.
@@ -87,6 +89,7 @@ class HealResult:
 
     healed: np.ndarray
     missing: np.ndarray
+    hidden: np.ndarray
     uncertainty: np.ndarray
     score: float | None
     best_iteration: int
@@ -376,6 +379,7 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
     return HealResult(
         healed=problem.healed(best),
         missing=problem.missing,
+        hidden=problem.hidden,
         uncertainty=np.where(problem.missing, sigma, 0).astype(np.float32),
         score=best_score if score_fn is not None else None,
         best_iteration=best_iteration,

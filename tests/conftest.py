@@ -55,16 +55,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    """Start ``python -m dashboard`` and wait until /healthz answers."""
+def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    """Start ``python -m dashboard`` (output to ``log``) and wait until /healthz answers."""
     env = dict(os.environ, XRAY_HEAL_PORT=str(port), XRAY_HEAL_HOST="127.0.0.1",
                XRAY_HEAL_DATA=str(data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, "ab") as out:  # a file, not a pipe nobody drains
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"dashboard exited: {proc.stdout.read().decode()}")
+            raise RuntimeError(f"dashboard exited: {log.read_text()}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return proc
@@ -92,9 +93,13 @@ def stop_server(proc: subprocess.Popen) -> None:
 def live_server(tmp_path):
     """URL of a dashboard on a free port with its own data folder."""
     port = _free_port()
-    proc = start_server(tmp_path / "data", port)
-    yield {"url": f"http://127.0.0.1:{port}", "data": tmp_path / "data", "port": port, "pid": proc.pid}
+    log = tmp_path / "server.log"
+    proc = start_server(tmp_path / "data", port, log)
+    yield {"url": f"http://127.0.0.1:{port}", "data": tmp_path / "data", "port": port, "pid": proc.pid,
+           "log": log}
     stop_server(proc)
+    errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
+    assert not errors, f"the server logged errors; see {log}"
 
 
 @pytest.fixture

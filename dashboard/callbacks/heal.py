@@ -25,7 +25,18 @@ _SHOWN = {"display": "block"}
 
 
 def progress_text(p) -> str:
-    return f"Iteration {p.iteration} / {p.iterations} · loss {p.loss:.3e} · {p.elapsed_s:.0f} s"
+    score = f" · score {p.score:.3f}" if p.score is not None else ""
+    return f"Iteration {p.iteration} / {p.iterations} · loss {p.loss:.3e}{score} · {p.elapsed_s:.0f} s"
+
+
+def score_text(scores: dict) -> str:
+    """One line comparing the fit with the classical fills (lower is better)."""
+    if not scores or scores.get("dip") is None:
+        return ""
+    parts = [f"{name} {value:.3f}" for name, value in scores.items() if name != "poisson_floor"]
+    floor = scores.get("poisson_floor")
+    return ("Score, RMSE of log10(1 + I) on held-out pixels: " + " · ".join(parts)
+            + (f" (Poisson floor {floor:.3f})" if floor is not None else ""))
 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
@@ -55,16 +66,18 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
         set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview))
 
     try:
+        from dip_engine.evaluate import classical_scores
         from dip_engine.fit import heal  # torch is imported in the job process only
 
         result = heal(image, mask, config, progress=on_progress)
+        scores = classical_scores(image, result.missing, result.hidden, result.center)
     except ValueError as exc:
         store.update_job(job_id, state="failed", reason=str(exc))
         return job_id, f"Cannot heal: {exc}"
     except Exception as exc:  # a crash of the fit must still reach the user
         store.update_job(job_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
         return job_id, f"The fit failed ({type(exc).__name__}: {exc}); the job was recorded as failed."
-    record = store.save_result(job_id, result)
+    record = store.save_result(job_id, result, scores)
     r = record["result"]
     return job_id, (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
                     f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
@@ -126,7 +139,8 @@ def register(app, store, manager) -> None:
         image, _, _ = store.load_upload(meta["upload_id"])
         healed = _read_healed(store, job_id)
         fig = result_figure(image, store.job_mask(job_id), healed)
-        return fig, _SHOWN, message, downloads(job_id)
+        info = [html.Div(message), html.Div(score_text(record["result"]["scores"]), id="score-line")]
+        return fig, _SHOWN, info, downloads(job_id)
 
     @app.callback(
         Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),

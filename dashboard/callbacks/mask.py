@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from dash import Input, Output, Patch, State, ctx
+from dash import Input, Output, Patch, State, ctx, no_update
 
 from dip_engine.masks import MaskSpec, build_mask, summary
 
@@ -52,6 +52,11 @@ def describe_mask(mask: np.ndarray) -> str:
     return f"Masked: {100 * s['fraction']:.2f} % ({s['pixels']} pixels, {s['components']} regions)"
 
 
+def _touches_shapes(relayout) -> bool:
+    """Whether a relayoutData event drew, erased or moved a shape."""
+    return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
+
+
 def register(app, store) -> None:
     @app.callback(
         Output(ids.GRAPH, "figure"),
@@ -67,7 +72,13 @@ def register(app, store) -> None:
     def on_mask_change(meta, relayout, box_thr, row_thr, col_thr, grow, figure):
         if not meta:
             return {}, ""
-        new_frame = ctx.triggered_id in (None, ids.FRAME_STORE) or not figure
+        triggers = set(ctx.triggered_prop_ids.values())
+        if triggers == {ids.GRAPH} and not _touches_shapes(relayout):
+            return no_update, no_update  # zoom, pan, autosize: the mask is unchanged
+        # a full figure for a new frame, or when the page still shows another
+        # frame's figure (a Patch would land on the wrong figure)
+        shown = (figure or {}).get("layout", {}).get("uirevision")
+        new_frame = not triggers or ids.FRAME_STORE in triggers or shown != meta["upload_id"]
         shapes = [] if new_frame else (figure.get("layout", {}).get("shapes") or [])
         if not new_frame and relayout and "shapes" in relayout:
             shapes = relayout["shapes"]

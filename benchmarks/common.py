@@ -1,0 +1,38 @@
+"""Frames of ../shared/data for the benchmarks, with their masks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dip_engine import read_frame  # noqa: E402
+from dip_engine.masks import flag_mask  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+REFERENCE_MASKS = Path(__file__).resolve().parent / "reference_masks"
+#: Frames the quality and speed benchmarks run on, by file name.
+FRAMES = ["saxslab_image.tiff", "CeO2_Pilatus1M.tif", "liu2017_example_1.npz"]
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(frame in counts, missing pixels) of a shared frame.
+
+    Missing = the detector's flags, the mask stored with the frame, and the
+    hand-drawn beamstop/arm reference mask in reference_masks/ if present.
+    """
+    path = DATA / name
+    if not path.is_file():
+        raise SystemExit(f"{path} is absent: the benchmarks need ../shared/data")
+    frame = read_frame(path)
+    missing = flag_mask(frame.data)
+    if frame.mask is not None:
+        missing |= frame.mask
+    ref = REFERENCE_MASKS / (Path(name).stem + ".npy")
+    if ref.is_file():
+        missing |= np.load(ref)
+    return frame.data, missing
