@@ -32,8 +32,8 @@ def create_app(settings: Settings | None = None) -> Dash:
         background_callback_manager=manager,
     )
     example = store.ensure_example()
-    app.layout = layout.serve_layout(settings.max_upload_mb, example)
-    register_all(app, store, manager)
+    app.layout = layout.serve_layout(example)
+    register_all(app, store, manager, settings)
     _add_routes(app.server, store)
     return app
 

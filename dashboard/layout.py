@@ -22,13 +22,13 @@ def _slider(id_: str, label: str, lo: float, hi: float, step: float, value: floa
     ], className="control")
 
 
-def controls(max_upload_mb: float) -> html.Div:
+def controls() -> html.Div:
     """Left column: upload, mask settings, heal controls and progress."""
     return html.Div([
         _section(
             "1. Frame",
             dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a frame here or ", html.A("choose a file")]),
-                       className="upload", max_size=int(max_upload_mb * 1024 * 1024), multiple=False),
+                       className="upload", multiple=False),
             html.Div(id=ids.MESSAGE, className="message", role="alert"),
             html.Div(id=ids.FRAME_INFO, className="info"),
         ),
@@ -74,7 +74,7 @@ def controls(max_upload_mb: float) -> html.Div:
     ], className="sidebar")
 
 
-def serve_layout(max_upload_mb: float, initial_frame: dict | None) -> html.Div:
+def serve_layout(initial_frame: dict | None) -> html.Div:
     """The whole page, opened on ``initial_frame`` (the bundled example)."""
     return html.Div([
         html.Header([
@@ -84,7 +84,7 @@ def serve_layout(max_upload_mb: float, initial_frame: dict | None) -> html.Div:
         ]),
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
         html.Main([
-            controls(max_upload_mb),
+            controls(),
             html.Div([
                 dcc.Graph(id=ids.GRAPH, config={
                     "modeBarButtonsToAdd": DRAW_BUTTONS, "displaylogo": False, "scrollZoom": True,

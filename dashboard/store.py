@@ -106,6 +106,7 @@ class Store:
             "dtype": str(frame.data.dtype),
             "format": frame.fmt,
             "created": time.time(),
+            "warnings": frame.warnings,
             **{k: v for k, v in frame.meta.items() if k != "header"},
         }
         _write_json(folder / "meta.json", meta)

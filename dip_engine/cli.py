@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
-from .io import FrameError, read_frame, read_mask, write_frame
+from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask, write_frame, write_mask
 
 EXIT_BAD_INPUT = 2
 
@@ -25,14 +25,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     h = sub.add_parser("heal", help="heal one frame")
-    h.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5)")
+    h.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5, PNG/JPG export)")
     h.add_argument("--mask", help="mask file, nonzero = missing pixel (pyFAI's convention)")
-    h.add_argument("-o", "--output", required=True, help="healed frame (.tif or .npy)")
+    h.add_argument("-o", "--output", required=True,
+                   help=f"healed frame ({', '.join(WRITABLE_SUFFIXES)})")
+    h.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
+    h.add_argument("--dataset", help="HDF5 dataset path (default: the only image dataset)")
     h.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET)
     h.add_argument("--iterations", type=int, help="Adam steps (default: the preset's)")
     h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    m = sub.add_parser("mask", help="make a mask file (nonzero = missing) for a frame")
+    m.add_argument("input", help="detector frame")
+    m.add_argument("-o", "--output", required=True, help=f"mask file ({', '.join(MASK_SUFFIXES)})")
+    m.add_argument("--auto", action="store_true",
+                   help="also find module gaps, beamstop and arm, hot/dead pixels (default: detector flags only)")
+    m.add_argument("--mask", help="an existing mask to add to")
+    m.add_argument("--sigma", type=float, default=8.0, help="outlier threshold in Poisson sigmas (--auto)")
+    m.add_argument("--contrast", type=float, default=3.0,
+                   help="how many times darker than its ring a shadowed pixel is (--auto)")
+    m.add_argument("--grow", type=int, default=0, help="grow (or with < 0 shrink) the mask by N pixels")
+    m.add_argument("--frame", type=int, default=0)
+    m.add_argument("--dataset")
 
     s = sub.add_parser("serve", help="start the dashboard (XRAY_HEAL_HOST, XRAY_HEAL_PORT)")
     s.add_argument("--debug", action="store_true")
@@ -47,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         run_server(debug=args.debug)
         return 0
     try:
-        return _heal(args)
+        return _mask(args) if args.command == "mask" else _heal(args)
     except (FrameError, ValueError) as exc:
         print(f"xray-heal: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -58,13 +74,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _heal(args) -> int:
     out = Path(args.output)
-    if out.suffix.lower() not in (".tif", ".tiff", ".npy"):
-        raise FrameError(f"{out.name}: the output must end in .tif, .tiff or .npy")
+    if out.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise FrameError(f"{out.name}: the output must end in {', '.join(WRITABLE_SUFFIXES)}")
     if not out.parent.is_dir():
         raise FrameError(f"{out.parent}: the output folder does not exist")
     if args.iterations is not None and args.iterations < 1:
         raise FrameError("--iterations must be at least 1")
-    frame = read_frame(args.input)
+    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
+    for warning in frame.warnings:
+        print(f"xray-heal: warning: {frame.name}: {warning}", file=sys.stderr)
     mask = frame.mask
     if args.mask:
         extra = read_mask(args.mask, frame.data.shape)
@@ -80,11 +98,35 @@ def _heal(args) -> int:
     if bar:
         bar.close()
     description = json.dumps({"healed_by": "xray-heal", "config": config.to_dict()})
-    write_frame(out, result.healed, description=description)
+    write_frame(out, result.healed, description=description, header=frame.meta.get("header"))
+    score = f", score {result.score:.3f}" if result.score is not None else ""
     print(
         f"wrote {out} ({result.healed.dtype}, {result.missing.sum()} pixels healed, "
-        f"{result.iterations_run} iterations in {result.elapsed_s:.1f} s on {result.device})"
+        f"{result.iterations_run} iterations in {result.elapsed_s:.1f} s on {result.device}{score})"
     )
+    return 0
+
+
+def _mask(args) -> int:
+    from . import masks
+
+    out = Path(args.output)
+    if out.suffix.lower() not in MASK_SUFFIXES:
+        raise FrameError(f"{out.name}: the mask file must end in {', '.join(MASK_SUFFIXES)}")
+    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
+    base = frame.mask
+    if args.mask:
+        extra = read_mask(args.mask, frame.data.shape)
+        base = extra if base is None else base | extra
+    if args.auto:
+        mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast)
+    else:
+        mask, params = masks.flag_mask(frame.data), {}
+    mask = masks.grow(masks.combine(mask.shape, mask, base), args.grow)
+    write_mask(out, mask)
+    info = masks.summary(mask)
+    print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
+          f"{info['components']} regions)" + (f"; {json.dumps(params)}" if params else ""))
     return 0
 
 

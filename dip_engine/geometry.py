@@ -23,8 +23,9 @@ def estimate_center(
 
     For every candidate centre c on the half-pixel grid, the Pearson
     correlation between log(1 + I) at x and at its mirror 2c - x is computed
-    over the pixel pairs that are both valid (four FFT convolutions); the
-    best candidate is refined by a parabola through its neighbours.
+    over the pixel pairs that are both valid (four FFT convolutions),
+    weighted by the square root of the share of valid pixels in those
+    pairs; the best candidate is refined by a parabola through its neighbours.
     Correlation, unlike a mean squared difference, does not reward matching
     flat empty regions with each other.
 
@@ -63,6 +64,10 @@ def estimate_center(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_sq = total * total / pairs
         score = (cross - mean_sq) / (energy - mean_sq)
+    # a small overlap can match a thin straight feature (the beamstop arm)
+    # with itself: weigh the correlation by the share of pixels it rests on
+    with np.errstate(invalid="ignore"):
+        score = score * np.sqrt(np.clip(pairs / v.sum(), 0, 1))
     score[~(pairs >= max(min_overlap * v.sum(), 2.0)) | ~np.isfinite(score)] = -np.inf
     if not np.isfinite(score).any():
         raise ValueError("too few valid pixels to find the beam centre by symmetry")

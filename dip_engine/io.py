@@ -21,8 +21,13 @@ _TIFF = (".tif", ".tiff")
 _NUMPY = (".npy", ".npz")
 _FABIO = (".edf", ".cbf", ".img", ".mccd", ".sfrm", ".gfrm", ".msk")
 _HDF5 = (".h5", ".hdf5", ".nxs", ".hdf")
+_PICTURE = (".png", ".jpg", ".jpeg")
 
-SUPPORTED_SUFFIXES = _TIFF + _NUMPY + _FABIO + _HDF5
+SUPPORTED_SUFFIXES = _TIFF + _NUMPY + _FABIO + _HDF5 + _PICTURE
+#: Suffixes :func:`write_frame` writes.
+WRITABLE_SUFFIXES = (".tif", ".tiff", ".npy", ".edf", ".cbf")
+PICTURE_WARNING = ("this is an exported picture, not detector data: its grey levels are "
+                   "display intensities, not counts")
 
 
 class FrameError(ValueError):
@@ -42,9 +47,12 @@ class Frame:
     name : str
         File name the frame came from (display only, never a path).
     fmt : str
-        Reader used: 'tiff', 'npy', 'npz', 'fabio' or 'hdf5'.
+        Reader used: 'tiff', 'npy', 'npz', 'fabio', 'hdf5' or 'picture'.
     meta : dict
-        Extra facts from the file (beam centre, header), JSON-compatible.
+        Extra facts from the file (beam centre, header, frame count,
+        datasets), JSON-compatible.
+    warnings : list of str
+        Things the user should know (e.g. a picture holds no counts).
     """
 
     data: np.ndarray
@@ -52,6 +60,7 @@ class Frame:
     name: str = ""
     fmt: str = ""
     meta: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
 
 def max_pixels() -> int:
@@ -59,7 +68,12 @@ def max_pixels() -> int:
     return int(os.environ.get("XRAY_HEAL_MAX_PIXELS", DEFAULT_MAX_PIXELS))
 
 
-def read_frame(path: str | os.PathLike, name: str | None = None) -> Frame:
+def read_frame(
+    path: str | os.PathLike,
+    name: str | None = None,
+    frame: int = 0,
+    dataset: str | None = None,
+) -> Frame:
     """Read one 2-D detector frame.
 
     Parameters
@@ -68,6 +82,11 @@ def read_frame(path: str | os.PathLike, name: str | None = None) -> Frame:
         File to read; the format comes from ``name`` (or the path's) suffix.
     name : str, optional
         Original file name, when ``path`` is a stored upload.
+    frame : int
+        Frame of a multi-frame file (multi-page TIFF, 3-D HDF5 or NPY, EDF).
+    dataset : str, optional
+        HDF5 dataset path; by default the only image dataset, or the Eiger
+        ``.../data/data`` one.
 
     Returns
     -------
@@ -91,36 +110,124 @@ def read_frame(path: str | os.PathLike, name: str | None = None) -> Frame:
             f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    if frame < 0:
+        raise FrameError(f"{name}: the frame index must be 0 or more")
     try:
-        frame = _read_by_suffix(path, suffix)
-    except FrameError:
-        raise
+        result = _read_by_suffix(path, suffix, frame, dataset)
+    except FrameError as exc:
+        raise FrameError(f"{name}: {exc}") from None
     except Exception as exc:  # any library's failure becomes one readable line
         raise FrameError(f"{name}: cannot read it as {suffix} ({_short(exc)})") from exc
-    frame.name = name
-    check_frame(frame.data, name)
-    if frame.mask is not None:
-        frame.mask = check_mask(frame.mask, frame.data.shape, name)
-    return frame
+    result.name = name
+    check_frame(result.data, name)
+    if result.mask is not None:
+        result.mask = check_mask(result.mask, result.data.shape, name)
+    return result
 
 
-def _read_by_suffix(path: Path, suffix: str) -> Frame:
+def _pick_frame(stack: np.ndarray, frame: int) -> tuple[np.ndarray, int]:
+    """Frame ``frame`` of a (N, H, W) stack (a 2-D array is one frame)."""
+    if stack.ndim != 3:
+        if frame:
+            raise FrameError(f"frame {frame} asked for, but the file holds one frame")
+        return stack, 1
+    if frame >= stack.shape[0]:
+        raise FrameError(f"frame {frame} asked for, but the file holds {stack.shape[0]} frames")
+    return stack[frame], stack.shape[0]
+
+
+def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None) -> Frame:
     if suffix in _TIFF:
-        import tifffile
-
-        data = tifffile.imread(path, key=0)
-        return Frame(data=np.asarray(data), fmt="tiff")
+        return _read_tiff(path, frame)
     if suffix == ".npy":
-        return Frame(data=np.load(path, allow_pickle=False), fmt="npy")
+        data = np.load(path, allow_pickle=False, mmap_mode="r")
+        if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
+            raise FrameError(f"expected a 2-D detector frame, got a colour image of shape {data.shape}")
+        data, frames = _pick_frame(data, frame)
+        return Frame(data=np.array(data), fmt="npy", meta={"frames": frames})
     if suffix == ".npz":
         return _read_npz(path)
     if suffix in _HDF5:
-        return _read_hdf5(path)
+        return _read_hdf5(path, frame, dataset)
+    if suffix in _PICTURE:
+        return _read_picture(path)
+    return _read_fabio(path, frame)
+
+
+def _read_tiff(path: Path, frame: int) -> Frame:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        pages = len(tif.pages)
+        if frame >= pages:
+            raise FrameError(f"frame {frame} asked for, but the file holds {pages} frames")
+        data = tif.pages[frame].asarray()
+    if data.ndim == 3 and data.shape[-1] in (3, 4):
+        return picture_to_frame(data)
+    return Frame(data=np.asarray(data), fmt="tiff", meta={"frames": pages})
+
+
+def _read_fabio(path: Path, frame: int) -> Frame:
     import fabio
 
     img = fabio.open(str(path))
-    return Frame(data=np.asarray(img.data), fmt="fabio",
-                 meta={"header": {str(k): str(v) for k, v in img.header.items()}})
+    frames = int(getattr(img, "nframes", 1) or 1)
+    if frame >= frames:
+        raise FrameError(f"frame {frame} asked for, but the file holds {frames} frames")
+    if frame:
+        img = img.getframe(frame)
+    header = {str(k): str(v) for k, v in img.header.items()}
+    return Frame(data=np.asarray(img.data), fmt="fabio", meta={"header": header, "frames": frames})
+
+
+def _read_picture(path: Path) -> Frame:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return picture_to_frame(np.asarray(im.convert("RGBA") if im.mode in ("P", "LA") else im))
+
+
+def picture_to_frame(pixels: np.ndarray) -> Frame:
+    """A grey frame from an exported figure (RGB/RGBA or grey picture).
+
+    The uniform border and plot margins (rows and columns that hold only
+    the border colour) are cropped, colour is converted to luminance and
+    scaled to [0, 1000]; fully transparent pixels become NaN (missing).
+
+    Parameters
+    ----------
+    pixels : (H, W), (H, W, 3) or (H, W, 4) array
+
+    Returns
+    -------
+    frame : Frame with ``fmt='picture'`` and a warning that these are not counts
+    """
+    pixels = np.asarray(pixels)
+    alpha = None
+    if pixels.ndim == 3:
+        if pixels.shape[-1] == 4:
+            alpha = pixels[..., 3]
+        rgb = pixels[..., :3].astype(np.float64)
+        grey = rgb @ np.array([0.2126, 0.7152, 0.0722])
+        key = pixels[..., :3]
+    else:
+        grey = pixels.astype(np.float64)
+        key = pixels[..., None]
+    border = key[0, 0]
+    content = np.any(key != border, axis=-1)
+    if alpha is not None:
+        content &= alpha > 0
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if rows.size == 0:
+        raise FrameError("the picture is blank")
+    crop = np.s_[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    grey = grey[crop]
+    top = grey.max()
+    data = grey / top * 1000 if top > 0 else grey
+    if alpha is not None:
+        data = np.where(alpha[crop] > 0, data, np.nan)
+    return Frame(data=data, fmt="picture", warnings=[PICTURE_WARNING],
+                 meta={"cropped_from": list(pixels.shape[:2])})
 
 
 def _read_npz(path: Path) -> Frame:
@@ -145,27 +252,36 @@ def _read_npz(path: Path) -> Frame:
         return Frame(data=z[image_key], mask=mask, fmt="npz", meta=meta)
 
 
-def _read_hdf5(path: Path) -> Frame:
-    """First frame of the only 2-D/3-D numeric dataset (Eiger/NeXus files)."""
+def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
+    """A frame of an image dataset (2-D, or 3-D stack) of an HDF5/NeXus file."""
     import h5py
     import hdf5plugin  # noqa: F401  (registers the bitshuffle/LZ4 filters)
 
     found: list[str] = []
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "iuf":
+        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "iuf" \
+                and min(obj.shape[-2:]) > 1:
             found.append(name)
 
     with h5py.File(path, "r") as f:
         f.visititems(visit)
         if not found:
-            raise FrameError(f"{path.name}: the HDF5 file holds no 2-D or 3-D image dataset")
-        preferred = [n for n in found if n.endswith("data/data")] or found
-        key = preferred[0]
-        ds = f[key]
-        data = ds[0] if ds.ndim == 3 else ds[()]
+            raise FrameError("the HDF5 file holds no 2-D or 3-D image dataset")
+        if dataset is None:
+            eiger = [n for n in found if n.endswith("data/data")]
+            if len(found) > 1 and len(eiger) != 1:
+                raise FrameError(f"the HDF5 file holds several image datasets; choose one of: {', '.join(found)}")
+            dataset = (eiger or found)[0]
+        elif dataset.strip("/") not in found:
+            raise FrameError(f"no image dataset {dataset!r}; choose one of: {', '.join(found)}")
+        ds = f[dataset.strip("/")]
+        frames = ds.shape[0] if ds.ndim == 3 else 1
+        if frame >= frames:
+            raise FrameError(f"frame {frame} asked for, but the dataset holds {frames} frames")
+        data = ds[frame] if ds.ndim == 3 else ds[()]
         return Frame(data=np.asarray(data), fmt="hdf5",
-                     meta={"dataset": key, "datasets": found, "frames": int(ds.shape[0]) if ds.ndim == 3 else 1})
+                     meta={"dataset": ds.name.strip("/"), "datasets": found, "frames": int(frames)})
 
 
 def check_frame(data: np.ndarray, name: str = "frame") -> None:
@@ -232,7 +348,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None 
                 raise FrameError(f"{name}: the file is empty")
             if suffix not in SUPPORTED_SUFFIXES:
                 raise FrameError(f"{name}: unsupported mask file type {suffix or '(none)'}")
-            arr = _read_by_suffix(path, suffix).data
+            arr = _read_by_suffix(path, suffix, 0, None).data
     except FrameError:
         raise
     except Exception as exc:
@@ -240,16 +356,22 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None 
     return check_mask(arr, shape, name)
 
 
-def write_frame(path: str | os.PathLike, data: np.ndarray, description: str = "") -> Path:
-    """Write a frame as TIFF (default) or NPY by the path's suffix.
+def write_frame(
+    path: str | os.PathLike, data: np.ndarray, description: str = "", header: dict | None = None
+) -> Path:
+    """Write a frame in the format its suffix names.
 
     Parameters
     ----------
     path : path-like
-        '.tif'/'.tiff' writes TIFF in the array's dtype; '.npy' NumPy.
+        '.tif'/'.tiff' (TIFF in the array's dtype), '.npy', '.edf' or '.cbf'
+        (fabio; CBF holds integers, so values are rounded).
     data : (H, W) ndarray
     description : str
-        Stored in the TIFF ImageDescription tag (e.g. the heal config).
+        Stored in the TIFF ImageDescription tag or as the EDF/CBF header
+        key ``xray_heal`` (e.g. the heal config).
+    header : dict, optional
+        Header of the input frame (fabio formats), kept in the output.
 
     Returns
     -------
@@ -263,8 +385,67 @@ def write_frame(path: str | os.PathLike, data: np.ndarray, description: str = ""
         tifffile.imwrite(path, data, description=description or None)
     elif suffix == ".npy":
         np.save(path, data)
+    elif suffix in (".edf", ".cbf"):
+        import fabio.cbfimage
+        import fabio.edfimage
+
+        keep = {k: v for k, v in (header or {}).items()
+                if k not in ("Dim_1", "Dim_2", "DataType", "ByteOrder", "Size", "EDF_DataBlockID",
+                             "EDF_BinarySize", "EDF_HeaderSize", "Image", "HeaderID")}
+        if description:
+            keep["xray_heal"] = description.replace("\n", " ")
+        if suffix == ".edf":
+            fabio.edfimage.EdfImage(data=data, header=keep).write(str(path))
+        else:
+            ints = np.rint(np.nan_to_num(data)).astype(np.int32)
+            fabio.cbfimage.CbfImage(data=ints, header=keep).write(str(path))
     else:
-        raise FrameError(f"{path.name}: cannot write {suffix or 'a file without suffix'}; use .tif or .npy")
+        raise FrameError(f"{path.name}: cannot write {suffix or 'a file without suffix'}; "
+                         f"use one of {', '.join(WRITABLE_SUFFIXES)}")
+    return path
+
+
+#: Suffixes :func:`write_mask` writes.
+MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".edf", ".msk")
+MASK_NOTE = "xray-heal mask: nonzero = missing pixel (pyFAI convention); row 0 = first row of the frame"
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
+    """Write a mask (nonzero = missing) as NPY, TIFF, EDF or Fit2D .msk.
+
+    Rows are written in the frame's own order, so fabio (and so pyFAI and
+    Dioptas) reads back the same pixels of the same frame. TIFF and EDF
+    files state the convention in their description/header.
+
+    Parameters
+    ----------
+    path : path-like
+    mask : (H, W) bool array_like
+
+    Returns
+    -------
+    path : Path
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    data = np.asarray(mask, bool).astype(np.uint8)
+    if suffix == ".npy":
+        np.save(path, data)
+    elif suffix in _TIFF:
+        import tifffile
+
+        tifffile.imwrite(path, data, description=MASK_NOTE)
+    elif suffix == ".edf":
+        import fabio.edfimage
+
+        fabio.edfimage.EdfImage(data=data, header={"xray_heal": MASK_NOTE}).write(str(path))
+    elif suffix == ".msk":
+        import fabio.fit2dmaskimage
+
+        fabio.fit2dmaskimage.Fit2dMaskImage(data=data).write(str(path))
+    else:
+        raise FrameError(f"{path.name}: cannot write a mask as {suffix or 'a file without suffix'}; "
+                         f"use one of {', '.join(MASK_SUFFIXES)}")
     return path
 
 

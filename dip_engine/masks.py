@@ -221,3 +221,213 @@ def build_mask(image: np.ndarray, spec: MaskSpec, base: np.ndarray | None = None
     if spec.row_threshold or spec.col_threshold:
         parts.append(line_mask(image, spec.row_threshold, spec.col_threshold))
     return grow(combine(shape, *parts), spec.grow)
+
+
+# -- detector module gaps ------------------------------------------------------
+
+#: Module geometry (pixels): module rows, module columns, gap rows between
+#: modules stacked vertically, gap columns between modules side by side.
+DETECTOR_MODULES: dict[str, tuple[int, int, int, int]] = {
+    "Pilatus": (195, 487, 17, 7),
+    "Eiger": (514, 1030, 37, 10),
+    "Eiger2": (512, 1028, 38, 12),
+    "Pilatus4": (255, 513, 20, 7),
+}
+
+
+def _module_count(size: int, module: int, gap: int) -> int | None:
+    n, rest = divmod(size + gap, module + gap)
+    return n if rest == 0 and n >= 1 else None
+
+
+def detectors_for_shape(shape: tuple[int, int]) -> list[str]:
+    """Detector families whose module tiling gives exactly this frame shape."""
+    return [name for name, (mh, mw, gr, gc) in DETECTOR_MODULES.items()
+            if _module_count(shape[0], mh, gr) and _module_count(shape[1], mw, gc)]
+
+
+def gap_mask(shape: tuple[int, int], detector: str | None = None) -> np.ndarray:
+    """The gaps between detector modules for a frame of this shape.
+
+    Parameters
+    ----------
+    shape : (H, W)
+    detector : str, optional
+        A key of :data:`DETECTOR_MODULES`; by default chosen from the shape
+        when exactly one family fits.
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray (all False for a single-module frame)
+
+    Raises
+    ------
+    ValueError
+        When the detector is unknown, does not fit the shape, or the shape
+        fits several families and none was named.
+    """
+    if detector is None:
+        fits = detectors_for_shape(shape)
+        if len(fits) != 1:
+            raise ValueError(
+                f"cannot tell the detector from a {shape[0]}x{shape[1]} frame "
+                f"({'fits ' + ', '.join(fits) if fits else 'no known module tiling'}); name it"
+            )
+        detector = fits[0]
+    if detector not in DETECTOR_MODULES:
+        raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(DETECTOR_MODULES)}")
+    mh, mw, gr, gc = DETECTOR_MODULES[detector]
+    if not (_module_count(shape[0], mh, gr) and _module_count(shape[1], mw, gc)):
+        raise ValueError(f"a {shape[0]}x{shape[1]} frame is not a tiling of {detector} modules")
+    mask = np.zeros(shape, bool)
+    for start in range(mh, shape[0], mh + gr):
+        mask[start: start + gr, :] = True
+    for start in range(mw, shape[1], mw + gc):
+        mask[:, start: start + gc] = True
+    return mask
+
+
+# -- automatic masks -------------------------------------------------------------
+
+def outlier_mask(image: np.ndarray, valid: np.ndarray, sigma: float = 8.0) -> np.ndarray:
+    """Hot pixels, zingers and dead pixels: isolated departures from the neighbours.
+
+    A pixel is an outlier when it departs from the median of its 8
+    neighbours by more than ``sigma`` Poisson standard deviations,
+    sqrt(median + 1), and at most two of its neighbours do too (an edge of
+    a sharp ring is a run of such pixels, a hot pixel or zinger is not).
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+    """
+    img = np.where(valid, np.nan_to_num(np.asarray(image, np.float64)), 0.0)
+    # invalid neighbours take the mean of the valid pixels around them, so
+    # the edge of a shadow or gap does not make its neighbours look odd
+    weight = ndimage.uniform_filter(valid.astype(np.float64), 5)
+    local = ndimage.uniform_filter(img, 5) / np.maximum(weight, 1e-9)
+    fallback = np.median(img[valid]) if valid.any() else 0.0
+    filled = np.where(valid, img, np.where(weight > 1e-9, local, fallback))
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    med = ndimage.median_filter(filled, footprint=ring, mode="nearest")
+    with np.errstate(invalid="ignore"):
+        z = np.abs(filled - med) / np.sqrt(np.clip(med, 0, None) + 1)
+    odd = valid & (z > sigma)
+    crowd = ndimage.convolve(odd.astype(np.int32), np.ones((3, 3), np.int32), mode="constant")
+    return odd & (crowd <= 3)
+
+
+def shadow_mask(
+    image: np.ndarray,
+    valid: np.ndarray,
+    center: tuple[float, float],
+    contrast: float = 3.0,
+    margin: int = 2,
+) -> np.ndarray:
+    """The beamstop and its holder arm: the dark region attached to the beam centre.
+
+    Pixels more than ``contrast`` times darker than the median of their ring
+    around the beam centre are dark; rings that lie wholly in the beamstop's
+    shadow are compared with the first bright ring outside it. The dark region connected to the
+    centre, through invalid pixels too (a module gap can cut the arm), after
+    a small opening that drops noise, is the shadow of the beamstop and of
+    the arm that holds it. It is grown by ``margin`` pixels for the penumbra.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Frame in counts.
+    valid : (H, W) bool ndarray
+        Pixels with data (flags and gaps excluded).
+    center : (row, col)
+        Beam centre (:func:`dip_engine.geometry.estimate_center`).
+    contrast : float
+        How much darker than its ring a shadowed pixel is.
+    margin : int
+        Pixels added around the shadow.
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray (empty when no dark region touches the centre)
+    """
+    from .geometry import polar_coordinates
+
+    y = np.where(valid, np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)), np.nan)
+    smooth = ndimage.uniform_filter(np.nan_to_num(y), 3) / np.maximum(ndimage.uniform_filter(valid * 1.0, 3), 1e-9)
+    r, _ = polar_coordinates(image.shape, center)
+    ring = np.rint(r).astype(np.int64)
+    medians = np.full(ring.max() + 1, np.nan)
+    order = np.argsort(ring[valid], kind="stable")
+    rings_v = ring[valid][order]
+    vals = smooth[valid][order]
+    bounds = np.searchsorted(rings_v, np.arange(ring.max() + 2))
+    for k in range(ring.max() + 1):
+        if bounds[k + 1] > bounds[k]:
+            medians[k] = np.median(vals[bounds[k]: bounds[k + 1]])
+    have = np.isfinite(medians)
+    if not have.any():
+        return np.zeros(image.shape, bool)
+    level = np.interp(np.arange(ring.max() + 1), np.flatnonzero(have), medians[have])
+    # rings inside the beamstop are dark all round, so their median is no
+    # reference: up to where the profile first rises by the contrast (the
+    # beamstop's edge) and peaks, expect the level of that peak
+    rise = np.flatnonzero(level > level[0] + np.log(contrast))
+    if rise.size:
+        edge = rise[0]
+        peak = edge + int(np.argmax(level[edge: edge + max(3, edge // 2) + 1]))
+        level[:peak] = level[peak]
+    dark = valid & (smooth < level[ring] - np.log(contrast))
+    dark = ndimage.binary_opening(dark, structure=morphology.disk(1))
+    # a module gap can cut the shadow in two: let invalid pixels connect
+    labels, _ = ndimage.label(dark | ~valid)
+    cr, cc = int(round(center[0])), int(round(center[1]))
+    near = labels[max(0, cr - 3): cr + 4, max(0, cc - 3): cc + 4]
+    ids = np.unique(near[near > 0])
+    if ids.size == 0:
+        return np.zeros(image.shape, bool)
+    return grow(np.isin(labels, ids) & dark, margin)
+
+
+def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: float, r_max: float) -> np.ndarray:
+    """Pixels whose distance from the beam centre is in [r_min, r_max] (pixels)."""
+    from .geometry import polar_coordinates
+
+    r, _ = polar_coordinates(shape, center)
+    return (r >= r_min) & (r <= r_max)
+
+
+def auto_mask(image: np.ndarray, sigma: float = 8.0, contrast: float = 3.0) -> tuple[np.ndarray, dict]:
+    """Everything a beamline frame usually needs masked, found without clicks.
+
+    Detector flags, module gaps (when the shape names the detector), the
+    beamstop and its arm (:func:`shadow_mask` around the beam centre found
+    by symmetry) and outlier pixels (:func:`outlier_mask`).
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+    params : dict
+        What was chosen (detector, beam centre, sigma, contrast) and how many
+        pixels each part masked, so a user can review and tweak it.
+    """
+    from .geometry import estimate_center
+
+    image = np.asarray(image)
+    flags = flag_mask(image)
+    fits = detectors_for_shape(image.shape)
+    gaps = gap_mask(image.shape, fits[0]) if len(fits) == 1 else np.zeros(image.shape, bool)
+    valid = ~(flags | gaps)
+    center = estimate_center(image, valid)
+    shadow = shadow_mask(image, valid, center, contrast=contrast)
+    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma)
+    mask = flags | gaps | shadow | outliers
+    params = {
+        "detector": fits[0] if len(fits) == 1 else None,
+        "center": [round(center[0], 2), round(center[1], 2)],
+        "sigma": sigma,
+        "contrast": contrast,
+        "pixels": {"flags": int(flags.sum()), "gaps": int(gaps.sum()),
+                   "beamstop_and_arm": int(shadow.sum()), "outliers": int(outliers.sum())},
+    }
+    return mask, params

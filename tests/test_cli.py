@@ -61,3 +61,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, small_tiff, case, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("xray-heal: error:") and message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_mask_command_writes_an_auto_mask(tmp_path, small_tiff, capsys):
+    import fabio
+
+    path, _, flagged = small_tiff
+    out = tmp_path / "mask.edf"
+    assert main(["mask", str(path), "-o", str(out), "--auto", "--grow", "1"]) == 0
+    assert "% masked" in capsys.readouterr().out
+    mask = fabio.open(str(out)).data != 0
+    assert mask[flagged < 0].all() and mask.mean() < 0.5

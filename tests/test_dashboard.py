@@ -31,7 +31,7 @@ def test_web_process_does_not_import_torch(tmp_path):
 def test_upload_of_a_frame_is_stored(tmp_path, small_tiff):
     path, _, flagged = small_tiff
     store = Store(tmp_path)
-    meta, message = handle_upload(store, _uri(path.read_bytes()), "frame.tif")
+    meta, message = handle_upload(store, _uri(path.read_bytes()), "frame.tif", 10)
     assert message == "" and meta["shape"] == [96, 96]
     data, mask, meta2 = store.load_upload(meta["upload_id"])
     assert np.array_equal(data, flagged) and mask is None and meta2["name"] == "frame.tif"
@@ -44,14 +44,14 @@ def test_upload_of_a_frame_is_stored(tmp_path, small_tiff):
 ])
 def test_bad_upload_gets_a_message_and_leaves_nothing(tmp_path, name, payload, message):
     store = Store(tmp_path)
-    meta, text = handle_upload(store, _uri(payload), name)
+    meta, text = handle_upload(store, _uri(payload), name, 10)
     assert meta is None and message in text
     assert list(store.uploads.iterdir()) == []
     assert not (tmp_path.parent / "etc").exists()
 
 
 def test_damaged_base64_is_reported(tmp_path):
-    meta, text = handle_upload(Store(tmp_path), "data:x;base64,@@@", "a.tif")
+    meta, text = handle_upload(Store(tmp_path), "data:x;base64,@@@", "a.tif", 10)
     assert meta is None and "damaged" in text
 
 

@@ -1,6 +1,7 @@
 """Mask builders make the pixels they promise."""
 
 import numpy as np
+import pytest
 
 from dip_engine.masks import (MaskSpec, box_mask, build_mask, ellipse_mask, flag_mask, grow,
                               line_mask, polygon_mask, summary)
@@ -53,3 +54,72 @@ def test_build_mask_unions_every_part():
     assert summary(m)["components"] == 4
     assert MaskSpec.from_dict(spec.to_dict()) == spec
     assert not build_mask(img, MaskSpec(use_flags=False))[0, 0]
+
+
+def test_gap_templates_follow_the_module_tables():
+    from dip_engine.masks import detectors_for_shape, gap_mask
+
+    assert detectors_for_shape((619, 487)) == ["Pilatus"]       # Pilatus 300K
+    assert detectors_for_shape((1043, 981)) == ["Pilatus"]      # Pilatus 1M
+    assert detectors_for_shape((3262, 3108)) == ["Eiger2"]      # Eiger2 9M
+    g = gap_mask((619, 487))
+    assert g[195:212].all() and g[407:424].all() and not g[194].any() and not g[212].any()
+    assert g.sum() == 2 * 17 * 487
+    g = gap_mask((1043, 981))
+    assert g[:, 487:494].all() and not g[0, 486] and not g[0, 494]
+    assert not gap_mask((195, 487)).any()
+    with pytest.raises(ValueError, match="cannot tell the detector"):
+        gap_mask((100, 100))
+    with pytest.raises(ValueError, match="not a tiling"):
+        gap_mask((619, 487), "Eiger")
+
+
+def test_auto_mask_finds_beamstop_arm_and_hot_pixels():
+    from dip_engine.masks import auto_mask
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    truth = ring_pattern((128, 128), seed=2)
+    flagged, truth_mask = occlude(truth)
+    flagged[10, 100] = 50000  # a hot pixel
+    mask, params = auto_mask(flagged)
+    shadow = truth_mask & (flagged >= 0)  # beamstop and arm, real low counts
+    assert mask[shadow].mean() > 0.95
+    assert mask[flagged < 0].all()
+    assert mask[10, 100]
+    # beyond the true occlusion, only the penumbra margin (2 px) and the hot pixel
+    far = mask & ~grow(truth_mask, 3)
+    assert far.sum() <= 5, far.sum()
+    assert abs(params["center"][0] - 128 * 0.55) < 1 and params["pixels"]["outliers"] >= 1
+
+
+def test_outliers_ignore_sharp_rings():
+    from dip_engine.masks import outlier_mask
+
+    img = np.full((40, 40), 20.0)
+    img[:, 20:23] = 2000  # a sharp ring, three pixels wide
+    img[5, 5] = 3000
+    m = outlier_mask(img, np.ones(img.shape, bool))
+    assert m[5, 5] and not m[:, 19:24].any()
+
+
+def test_annulus():
+    from dip_engine.masks import annulus_mask
+
+    a = annulus_mask((21, 21), (10, 10), 3, 5)
+    assert a[10, 14] and not a[10, 10] and not a[10, 17]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".edf", ".msk"])
+def test_mask_files_cover_the_same_pixels_in_fabio(tmp_path, suffix):
+    """A mask written here covers, read by fabio (as pyFAI/Dioptas read it), the same pixels."""
+    import fabio
+
+    from dip_engine.io import read_mask, write_mask
+
+    mask = np.zeros((7, 9), bool)
+    mask[0, 1] = mask[5, 8] = True
+    mask[2, :3] = True
+    path = write_mask(tmp_path / f"m{suffix}", mask)
+    back = np.load(path) if suffix == ".npy" else fabio.open(str(path)).data
+    assert np.array_equal(back != 0, mask)
+    assert np.array_equal(read_mask(path, mask.shape), mask)

@@ -3,7 +3,7 @@
 from . import frame, heal, mask
 
 
-def register_all(app, store, manager) -> None:
-    frame.register(app, store)
+def register_all(app, store, manager, settings) -> None:
+    frame.register(app, store, settings.max_upload_mb)
     mask.register(app, store)
     heal.register(app, store, manager)

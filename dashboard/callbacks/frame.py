@@ -18,27 +18,34 @@ def describe(meta: dict) -> str:
     return f"{meta['name']}: {h} x {w} pixels, {meta['dtype']}"
 
 
-def handle_upload(store, contents: str, filename: str) -> tuple[dict | None, str]:
+def handle_upload(store, contents: str, filename: str, max_mb: float) -> tuple[dict | None, str]:
     """Decode a dcc.Upload payload and store it.
 
     Returns
     -------
     (meta, message) : meta is None when the file was refused, and message
-    says why; the caller keeps the frame it had.
+    says why (the caller keeps the frame it had); for an accepted file the
+    message holds warnings, if any.
     """
+    filename = filename or "upload"
     try:
         _, encoded = contents.split(",", 1)
+    except ValueError:
+        return None, f"{filename}: the upload arrived damaged; please try again"
+    if len(encoded) * 3 / 4 > max_mb * 2**20:
+        return None, f"{filename}: the file is larger than the upload limit of {max_mb:g} MB (XRAY_HEAL_MAX_UPLOAD_MB)"
+    try:
         payload = base64.b64decode(encoded, validate=True)
     except (ValueError, binascii.Error):
         return None, f"{filename}: the upload arrived damaged; please try again"
     try:
-        meta = store.save_upload(filename or "upload", payload)
+        meta = store.save_upload(filename, payload)
     except FrameError as exc:
         return None, str(exc)
-    return meta, ""
+    return meta, " ".join(f"Note: {w}." for w in meta.get("warnings", []))
 
 
-def register(app, store) -> None:
+def register(app, store, max_upload_mb: float) -> None:
     @app.callback(
         Output(ids.FRAME_STORE, "data"),
         Output(ids.MESSAGE, "children"),
@@ -49,10 +56,10 @@ def register(app, store) -> None:
     def on_upload(contents, filename):
         if not contents:
             return no_update, no_update
-        meta, message = handle_upload(store, contents, filename)
+        meta, message = handle_upload(store, contents, filename, max_upload_mb)
         if meta is None:
             return no_update, html.Span(message, className="error")
-        return meta, ""
+        return meta, html.Span(message, className="warning") if message else ""
 
     @app.callback(Output(ids.FRAME_INFO, "children"), Input(ids.FRAME_STORE, "data"))
     def on_frame(meta):
