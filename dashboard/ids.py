@@ -6,6 +6,15 @@ FRAME_INFO = "frame-info"
 FRAME_STORE = "frame-store"
 GRAPH = "frame-graph"
 
+AUTO = "auto-mask"
+SIGMA = "sigma"
+CONTRAST = "contrast"
+INVERT = "invert"
+MASK_UPLOAD = "mask-upload"
+MASK_FILE_STORE = "mask-file-store"
+MASK_FORMAT = "mask-format"
+MASK_DOWNLOAD_BUTTON = "mask-download-button"
+MASK_DOWNLOAD = "mask-download"
 BOX_THRESHOLD = "box-threshold"
 ROW_THRESHOLD = "row-threshold"
 COL_THRESHOLD = "col-threshold"
@@ -24,3 +33,6 @@ PREVIEW = "preview"
 RESULT_GRAPH = "result-graph"
 RESULT_INFO = "result-info"
 DOWNLOADS = "downloads"
+
+#: Controls whose ``value`` shapes the mask, in the order callbacks take them.
+MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT]

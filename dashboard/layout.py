@@ -5,8 +5,10 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dip_engine.config import DEFAULT_PRESET, PRESETS
+from dip_engine.io import MASK_SUFFIXES
 
 from . import ids
+from .callbacks.mask import DEFAULTS
 from .figures import DRAW_BUTTONS
 
 
@@ -34,9 +36,16 @@ def controls() -> html.Div:
         ),
         _section(
             "2. Mask",
-            html.P("Draw boxes, circles or polygons on the frame to mask the beamstop and its "
-                   "holder; the detector's own flags (negative, NaN) are always masked.",
-                   className="hint"),
+            dcc.Checklist(id=ids.AUTO, options=[{"label": " Auto mask: module gaps, beamstop and arm, "
+                                                 "hot and dead pixels", "value": "auto"}],
+                          value=DEFAULTS[ids.AUTO], className="control"),
+            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 3, 30, 0.5,
+                    DEFAULTS[ids.SIGMA], {3: "3", 8: "8", 30: "30"}),
+            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.5, 10, 0.5,
+                    DEFAULTS[ids.CONTRAST], {1.5: "1.5", 3: "3", 10: "10"}),
+            html.P("Draw boxes, circles or closed paths on the frame to add the beamstop, its "
+                   "holder or anything else; erase a shape with the eraser. The detector's own "
+                   "flags (negative, NaN) are always masked.", className="hint"),
             html.Div([
                 html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
                            htmlFor=ids.BOX_THRESHOLD),
@@ -46,8 +55,20 @@ def controls() -> html.Div:
                     {0: "off", 0.5: "50%", 1: "100%"}),
             _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", 0, 1, 0.01, 0,
                     {0: "off", 0.5: "50%", 1: "100%"}),
-            _slider(ids.GROW, "Grow mask by (pixels)", -3, 10, 1, 0),
+            _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", -3, 10, 1, 0),
+            dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
+                          className="control"),
             html.Div(id=ids.MASK_SUMMARY, className="info"),
+            dcc.Upload(id=ids.MASK_UPLOAD, children=html.Div(["Add a mask file (NPY, TIFF, EDF, .msk; "
+                                                              "nonzero = missing)"]),
+                       className="upload small", multiple=False),
+            html.Div([
+                dcc.Dropdown(id=ids.MASK_FORMAT, options=[{"label": s, "value": s} for s in MASK_SUFFIXES
+                                                          if s != ".tiff"],
+                             value=".npy", clearable=False, className="format"),
+                html.Button("Download mask", id=ids.MASK_DOWNLOAD_BUTTON, n_clicks=0),
+                dcc.Download(id=ids.MASK_DOWNLOAD),
+            ], className="buttons"),
         ),
         _section(
             "3. Heal",
@@ -83,6 +104,7 @@ def serve_layout(initial_frame: dict | None) -> html.Div:
                       "with the Deep Image Prior", className="tagline"),
         ]),
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
+        dcc.Store(id=ids.MASK_FILE_STORE),
         html.Main([
             controls(),
             html.Div([

@@ -122,6 +122,39 @@ class Store:
         mask = np.load(mask_path) if mask_path.is_file() else None
         return data, mask, json.loads((folder / "meta.json").read_text())
 
+    def auto_mask(self, upload_id: str, image: np.ndarray, sigma: float, contrast: float):
+        """(mask, params) of :func:`dip_engine.masks.auto_mask`, cached beside the upload."""
+        from dip_engine.masks import auto_mask
+
+        folder = self.uploads / check_id(upload_id)
+        key = f"auto-{float(sigma):g}-{float(contrast):g}"
+        path, info = folder / f"{key}.npy", folder / f"{key}.json"
+        if path.is_file() and info.is_file():
+            return np.load(path), json.loads(info.read_text())
+        mask, params = auto_mask(image, sigma=sigma, contrast=contrast)
+        np.save(path, mask)
+        _write_json(info, params)
+        return mask, params
+
+    def save_user_mask(self, upload_id: str, name: str, payload: bytes) -> np.ndarray:
+        """Store a mask file for an upload (nonzero = missing); FrameError if unusable."""
+        from dip_engine import read_mask
+
+        folder = self.uploads / check_id(upload_id)
+        data, _, meta = self.load_upload(upload_id)
+        source = folder / f"user-mask{_safe_suffix(name)}"
+        source.write_bytes(payload)
+        try:
+            mask = read_mask(source, data.shape, name=name)
+        finally:
+            source.unlink(missing_ok=True)
+        np.save(folder / "user-mask.npy", mask)
+        return mask
+
+    def user_mask(self, upload_id: str) -> np.ndarray | None:
+        path = self.uploads / check_id(upload_id) / "user-mask.npy"
+        return np.load(path) if path.is_file() else None
+
     def ensure_example(self) -> dict:
         """Register the bundled example frame (once) and return its metadata."""
         from dip_engine.examples import example_path

@@ -162,6 +162,10 @@ class MaskSpec:
 
     Attributes
     ----------
+    auto : bool
+        Include :func:`auto_mask` (gaps, beamstop and arm, outliers).
+    sigma, contrast : float
+        :func:`auto_mask` parameters.
     boxes : list of [row0, row1, col0, col1]
         Rectangles (e.g. drawn on the beamstop).
     box_threshold : float or None
@@ -175,10 +179,15 @@ class MaskSpec:
         :func:`line_mask` thresholds (0 = off).
     grow : int
         Pixels to dilate (> 0) or erode (< 0) the union by.
+    invert : bool
+        Mask what the rest leaves valid (detector flags stay masked).
     use_flags : bool
         Include :func:`flag_mask` of the frame.
     """
 
+    auto: bool = False
+    sigma: float = 8.0
+    contrast: float = 3.0
     boxes: list = field(default_factory=list)
     box_threshold: float | None = None
     ellipses: list = field(default_factory=list)
@@ -186,6 +195,7 @@ class MaskSpec:
     row_threshold: float = 0.0
     col_threshold: float = 0.0
     grow: int = 0
+    invert: bool = False
     use_flags: bool = True
 
     def to_dict(self) -> dict:
@@ -196,7 +206,12 @@ class MaskSpec:
         return cls(**d)
 
 
-def build_mask(image: np.ndarray, spec: MaskSpec, base: np.ndarray | None = None) -> np.ndarray:
+def build_mask(
+    image: np.ndarray,
+    spec: MaskSpec,
+    base: np.ndarray | None = None,
+    auto: np.ndarray | None = None,
+) -> np.ndarray:
     """The mask a :class:`MaskSpec` describes on a frame.
 
     Parameters
@@ -206,6 +221,9 @@ def build_mask(image: np.ndarray, spec: MaskSpec, base: np.ndarray | None = None
     spec : MaskSpec
     base : (H, W) bool ndarray, optional
         A mask that came with the frame or from a mask file.
+    auto : (H, W) bool ndarray, optional
+        :func:`auto_mask` of this frame with the spec's parameters, when
+        the caller has it already (it costs up to a second on 1 MP).
 
     Returns
     -------
@@ -213,14 +231,17 @@ def build_mask(image: np.ndarray, spec: MaskSpec, base: np.ndarray | None = None
     """
     shape = np.shape(image)
     parts = [base]
-    if spec.use_flags:
-        parts.append(flag_mask(image))
+    if spec.auto:
+        parts.append(auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast)[0])
     parts += [box_mask(image, b, spec.box_threshold) for b in spec.boxes]
     parts += [ellipse_mask(shape, b) for b in spec.ellipses]
     parts += [polygon_mask(shape, rows, cols) for rows, cols in spec.polygons]
     if spec.row_threshold or spec.col_threshold:
         parts.append(line_mask(image, spec.row_threshold, spec.col_threshold))
-    return grow(combine(shape, *parts), spec.grow)
+    mask = grow(combine(shape, *parts), spec.grow)
+    if spec.invert:
+        mask = ~mask
+    return mask | flag_mask(image) if spec.use_flags else mask
 
 
 # -- detector module gaps ------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 from dashboard.app import create_app
 from dashboard.callbacks.frame import handle_upload
 from dashboard.callbacks.heal import run_heal_job
-from dashboard.callbacks.mask import spec_from_inputs
+from dashboard import ids
+from dashboard.callbacks.mask import mask_file_bytes, mask_for, spec_from_inputs
 from dashboard.settings import Settings
 from dashboard.store import Store
 from dip_engine.masks import MaskSpec
@@ -62,7 +63,10 @@ def test_plotly_shapes_become_a_mask_spec():
         {"type": "path", "path": "M10,20L30,20L30,40Z"},
         {"type": "line", "x0": 0, "x1": 1, "y0": 0, "y1": 1},
     ]
-    spec = spec_from_inputs(shapes, 15, 0.2, None, 2)
+    values = {ids.BOX_THRESHOLD: 15, ids.ROW_THRESHOLD: 0.2, ids.COL_THRESHOLD: None, ids.GROW: 2,
+              ids.AUTO: [], ids.INVERT: ["invert"]}
+    spec = spec_from_inputs(shapes, values)
+    assert spec.invert and not spec.auto and spec.sigma == 8.0
     assert spec.boxes == [[30.5, 40.0, 10.0, 20.0]]
     assert spec.ellipses == [[2.0, 4.0, 1.0, 3.0]]
     assert spec.polygons == [[[20.0, 20.0, 40.0], [10.0, 30.0, 30.0]]]
@@ -110,3 +114,25 @@ def test_failed_fit_is_recorded_with_its_reason(tmp_path):
     job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
     assert "nothing to heal" in message
     assert store.job(job_id)["state"] == "failed"
+
+
+def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
+    import fabio
+
+    path, _, flagged = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
+    _, mask, params = mask_for(store, meta, spec)
+    assert mask[flagged < 0].all() and params["pixels"]["beamstop_and_arm"] > 0
+    assert list((store.uploads / meta["upload_id"]).glob("auto-*.npy"))
+    (tmp_path / "m.edf").write_bytes(mask_file_bytes(mask, ".edf"))
+    assert np.array_equal(fabio.open(str(tmp_path / "m.edf")).data != 0, mask)
+    # a user mask file joins the mask; one of another shape is refused
+    user = np.zeros(flagged.shape, np.uint8)
+    user[0, 0] = 1
+    store.save_user_mask(meta["upload_id"], "u.npy", mask_file_bytes(user, ".npy"))
+    _, with_user, _ = mask_for(store, meta, spec_from_inputs([], {ids.AUTO: []}))
+    assert with_user[0, 0]
+    with pytest.raises(ValueError, match="same shape"):
+        store.save_user_mask(meta["upload_id"], "bad.npy", mask_file_bytes(np.zeros((3, 3)), ".npy"))

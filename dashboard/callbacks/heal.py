@@ -51,7 +51,7 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
                                         seed=int(seed) if seed is not None else None)
     except (TypeError, ValueError) as exc:
         return None, f"Cannot heal: {exc}"
-    image, mask = mask_for(store, meta, spec)
+    image, mask, _ = mask_for(store, meta, spec)
     job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict())
     store.update_job(job_id, state="running", started=time.time())
     levels = log_levels(image, ~mask)
@@ -102,13 +102,10 @@ def register(app, store, manager) -> None:
         Input(ids.HEAL, "n_clicks"),
         State(ids.FRAME_STORE, "data"),
         State(ids.GRAPH, "figure"),
-        State(ids.BOX_THRESHOLD, "value"),
-        State(ids.ROW_THRESHOLD, "value"),
-        State(ids.COL_THRESHOLD, "value"),
-        State(ids.GROW, "value"),
         State(ids.PRESET, "value"),
         State(ids.ITERATIONS, "value"),
         State(ids.SEED, "value"),
+        *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
         running=[
@@ -126,12 +123,11 @@ def register(app, store, manager) -> None:
         interval=500,
         prevent_initial_call=True,
     )
-    def on_heal(set_progress, n_clicks, meta, figure, box_thr, row_thr, col_thr, grow,
-                preset, iterations, seed):
+    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", []
         shapes = (figure or {}).get("layout", {}).get("shapes") or []
-        spec = spec_from_inputs(shapes, box_thr, row_thr, col_thr, grow)
+        spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, mask_values)))
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":

@@ -1,18 +1,28 @@
-"""The mask: drawn shapes and sliders -> engine mask -> live overlay."""
+"""The mask: auto mask, drawn shapes, sliders, mask files -> engine mask -> live overlay."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
-from dash import Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
+from dip_engine import FrameError
+from dip_engine.io import write_mask
 from dip_engine.masks import MaskSpec, build_mask, summary
 
 from .. import ids
 from ..figures import frame_figure, mask_overlay_source
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
+#: Initial values of the mask controls (ids.MASK_CONTROLS order).
+DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: 8.0, ids.CONTRAST: 3.0, ids.BOX_THRESHOLD: None,
+            ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
 
 
 def _path_vertices(path: str) -> tuple[list[float], list[float]]:
@@ -21,19 +31,28 @@ def _path_vertices(path: str) -> tuple[list[float], list[float]]:
     return nums[1::2], nums[0::2]
 
 
-def spec_from_inputs(shapes, box_threshold, row_threshold, col_threshold, grow) -> MaskSpec:
-    """Translate Plotly shapes (x = column, y = row) and control values to a MaskSpec."""
+def spec_from_inputs(shapes, values: dict) -> MaskSpec:
+    """Translate Plotly shapes (x = column, y = row) and control values to a MaskSpec.
+
+    ``values`` maps the ids of :data:`dashboard.ids.MASK_CONTROLS` to their values.
+    """
+    v = {**DEFAULTS, **{k: val for k, val in values.items() if val is not None}}
+    box_threshold = values.get(ids.BOX_THRESHOLD)
     spec = MaskSpec(
+        auto="auto" in (v[ids.AUTO] or []),
+        sigma=float(v[ids.SIGMA]),
+        contrast=float(v[ids.CONTRAST]),
         box_threshold=float(box_threshold) if box_threshold not in (None, "") else None,
-        row_threshold=float(row_threshold or 0),
-        col_threshold=float(col_threshold or 0),
-        grow=int(grow or 0),
+        row_threshold=float(v[ids.ROW_THRESHOLD]),
+        col_threshold=float(v[ids.COL_THRESHOLD]),
+        grow=int(v[ids.GROW]),
+        invert="invert" in (v[ids.INVERT] or []),
     )
     for shape in shapes or []:
         kind = shape.get("type")
         if kind in ("rect", "circle"):
             box = [shape["y0"], shape["y1"], shape["x0"], shape["x1"]]
-            (spec.boxes if kind == "rect" else spec.ellipses).append([float(v) for v in box])
+            (spec.boxes if kind == "rect" else spec.ellipses).append([float(b) for b in box])
         elif kind == "path" and shape.get("path"):
             rows, cols = _path_vertices(shape["path"])
             if len(rows) >= 3:
@@ -41,15 +60,28 @@ def spec_from_inputs(shapes, box_threshold, row_threshold, col_threshold, grow) 
     return spec
 
 
-def mask_for(store, meta: dict, spec: MaskSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(frame, mask) of an upload under a spec."""
-    image, base, _ = store.load_upload(meta["upload_id"])
-    return image, build_mask(image, spec, base)
+def mask_for(store, meta: dict, spec: MaskSpec) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(frame, mask, auto-mask parameters) of an upload under a spec."""
+    upload_id = meta["upload_id"]
+    image, stored, _ = store.load_upload(upload_id)
+    user = store.user_mask(upload_id)
+    base = stored if user is None else (user if stored is None else stored | user)
+    auto, params = (store.auto_mask(upload_id, image, spec.sigma, spec.contrast) if spec.auto
+                    else (None, {}))
+    return image, build_mask(image, spec, base, auto), params
 
 
-def describe_mask(mask: np.ndarray) -> str:
+def describe_mask(mask: np.ndarray, params: dict) -> list:
     s = summary(mask)
-    return f"Masked: {100 * s['fraction']:.2f} % ({s['pixels']} pixels, {s['components']} regions)"
+    lines = [html.Div(f"Masked: {100 * s['fraction']:.2f} % ({s['pixels']} pixels, {s['components']} regions)")]
+    if params:
+        c = params["center"]
+        px = params["pixels"]
+        lines.append(html.Div(
+            f"Auto mask: beam centre (row {c[0]:.1f}, col {c[1]:.1f}); detector "
+            f"{params['detector'] or 'not recognised'}; gaps {px['gaps']}, beamstop and arm "
+            f"{px['beamstop_and_arm']}, hot/dead {px['outliers']} pixels"))
+    return lines
 
 
 def _touches_shapes(relayout) -> bool:
@@ -57,19 +89,32 @@ def _touches_shapes(relayout) -> bool:
     return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
 
 
+def _decode(contents: str) -> bytes:
+    _, encoded = contents.split(",", 1)
+    return base64.b64decode(encoded, validate=True)
+
+
+def mask_file_bytes(mask: np.ndarray, suffix: str) -> bytes:
+    """A mask file's bytes in one of the formats of :func:`dip_engine.io.write_mask`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_mask(Path(tmp) / f"mask{suffix}", mask)
+        return path.read_bytes()
+
+
 def register(app, store) -> None:
+    controls = [Input(i, "value") for i in ids.MASK_CONTROLS]
+
     @app.callback(
         Output(ids.GRAPH, "figure"),
         Output(ids.MASK_SUMMARY, "children"),
         Input(ids.FRAME_STORE, "data"),
+        Input(ids.MASK_FILE_STORE, "data"),
         Input(ids.GRAPH, "relayoutData"),
-        Input(ids.BOX_THRESHOLD, "value"),
-        Input(ids.ROW_THRESHOLD, "value"),
-        Input(ids.COL_THRESHOLD, "value"),
-        Input(ids.GROW, "value"),
+        *controls,
         State(ids.GRAPH, "figure"),
     )
-    def on_mask_change(meta, relayout, box_thr, row_thr, col_thr, grow, figure):
+    def on_mask_change(meta, _mask_file, relayout, *rest):
+        *values, figure = rest
         if not meta:
             return {}, ""
         triggers = set(ctx.triggered_prop_ids.values())
@@ -82,10 +127,46 @@ def register(app, store) -> None:
         shapes = [] if new_frame else (figure.get("layout", {}).get("shapes") or [])
         if not new_frame and relayout and "shapes" in relayout:
             shapes = relayout["shapes"]
-        spec = spec_from_inputs(shapes, box_thr, row_thr, col_thr, grow)
-        image, mask = mask_for(store, meta, spec)
+        spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
+        image, mask, params = mask_for(store, meta, spec)
         if new_frame:
-            return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask)
+            return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params)
         patch = Patch()
         patch["data"][1]["source"] = mask_overlay_source(mask)
-        return patch, describe_mask(mask)
+        return patch, describe_mask(mask, params)
+
+    @app.callback(
+        Output(ids.MASK_FILE_STORE, "data"),
+        Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Input(ids.MASK_UPLOAD, "contents"),
+        State(ids.MASK_UPLOAD, "filename"),
+        State(ids.FRAME_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def on_mask_upload(contents, filename, meta):
+        if not contents or not meta:
+            return no_update, no_update
+        try:
+            mask = store.save_user_mask(meta["upload_id"], filename or "mask", _decode(contents))
+        except (ValueError, binascii.Error) as exc:  # FrameError is a ValueError
+            text = str(exc) if isinstance(exc, FrameError) else f"{filename}: the upload arrived damaged"
+            return no_update, html.Span(text, className="error")
+        return ({"upload_id": meta["upload_id"], "pixels": int(mask.sum()), "name": filename},
+                f"Mask file {filename} added ({int(mask.sum())} pixels).")
+
+    @app.callback(
+        Output(ids.MASK_DOWNLOAD, "data"),
+        Input(ids.MASK_DOWNLOAD_BUTTON, "n_clicks"),
+        State(ids.MASK_FORMAT, "value"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.GRAPH, "figure"),
+        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        prevent_initial_call=True,
+    )
+    def on_mask_download(_n, suffix, meta, figure, *values):
+        if not meta:
+            return no_update
+        shapes = (figure or {}).get("layout", {}).get("shapes") or []
+        _, mask, _ = mask_for(store, meta, spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values))))
+        stem = Path(meta["name"]).stem or "frame"
+        return dcc.send_bytes(mask_file_bytes(mask, suffix), f"{stem}-mask{suffix}")
