@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 
 import numpy as np
 import plotly.graph_objects as go
@@ -46,7 +47,9 @@ def colorize(image: np.ndarray, valid: np.ndarray, levels, stride: int) -> np.nd
     """(h, w, 3) uint8 log-scaled Viridis picture; invalid pixels grey."""
     img = np.where(valid, np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None), np.nan)
     if stride > 1:
-        img = block_reduce(img, (stride, stride), np.nanmean, cval=np.nan)
+        with warnings.catch_warnings():  # blocks without a valid pixel stay NaN (grey)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            img = block_reduce(img, (stride, stride), np.nanmean, cval=np.nan)
     lo, hi = levels
     with np.errstate(invalid="ignore"):
         t = (np.log10(1 + img) - lo) / (hi - lo)

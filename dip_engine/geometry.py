@@ -18,6 +18,7 @@ def estimate_center(
     image: np.ndarray,
     valid: np.ndarray,
     min_overlap: float = 0.2,
+    max_side: int = 1024,
 ) -> tuple[float, float]:
     """Beam centre by point-symmetry search, refined to sub-pixel.
 
@@ -38,6 +39,9 @@ def estimate_center(
     min_overlap : float
         Candidates whose valid pixel pairs number less than this fraction
         of the valid pixels are ignored (edges of the frame).
+    max_side : int
+        Larger frames are searched coarse to fine: on a block-averaged copy,
+        then at full resolution in a ``max_side`` window around that estimate.
 
     Returns
     -------
@@ -49,6 +53,31 @@ def estimate_center(
         When no candidate has enough overlapping valid pairs.
     """
     valid = np.asarray(valid, bool)
+    if max(image.shape) > max_side:
+        return _coarse_to_fine_center(image, valid, min_overlap, max_side)
+    return _symmetry_center(image, valid, min_overlap)
+
+
+def _coarse_to_fine_center(image, valid, min_overlap, max_side):
+    k = int(np.ceil(max(image.shape) / max_side))
+    h, w = (image.shape[0] // k) * k, (image.shape[1] // k) * k
+    y = log_counts(image[:h, :w], valid[:h, :w])
+    v = valid[:h, :w].astype(np.float64)
+    blocks = (h // k, k, w // k, k)
+    weight = v.reshape(blocks).sum(axis=(1, 3))
+    coarse = np.where(weight > 0, (y * v).reshape(blocks).sum(axis=(1, 3)) / np.maximum(weight, 1), 0)
+    # the coarse image is already in log space: expm1 makes log_counts a no-op
+    c = _symmetry_center(np.expm1(coarse), weight > 0, min_overlap)
+    row, col = c[0] * k + (k - 1) / 2, c[1] * k + (k - 1) / 2
+    half = max_side // 2
+    r0 = int(np.clip(round(row) - half, 0, max(0, image.shape[0] - max_side)))
+    c0 = int(np.clip(round(col) - half, 0, max(0, image.shape[1] - max_side)))
+    window = np.s_[r0: r0 + max_side, c0: c0 + max_side]
+    fine = _symmetry_center(image[window], valid[window], min_overlap)
+    return fine[0] + r0, fine[1] + c0
+
+
+def _symmetry_center(image, valid, min_overlap):
     f = log_counts(image, valid)
     v = valid.astype(np.float64)
     shape = [2 * n - 1 for n in f.shape]
