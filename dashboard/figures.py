@@ -119,23 +119,49 @@ def preview_uri(image: np.ndarray, levels, side: int = 384) -> str:
     return png_uri(colorize(image, np.ones(image.shape, bool), levels, display_stride(image.shape, side)))
 
 
-def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray) -> go.Figure:
-    """Original, mask and healed frame side by side on one log colour scale."""
+def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray,
+                  uncertainty: np.ndarray | None = None) -> go.Figure:
+    """Original, mask, healed frame (one log colour scale) and the uncertainty map, side by side."""
     stride = display_stride(original.shape, 768)
     valid_orig = np.isfinite(original) & (original >= 0) & ~mask
     levels = log_levels(original, valid_orig)
     mask_pic = np.where(block_reduce(mask, (stride, stride), np.any, cval=False)
                         if stride > 1 else mask, 255, 0).astype(np.uint8)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("original", "mask (white = healed)", "healed"),
-                        horizontal_spacing=0.03, shared_yaxes=True)
     pictures = [
-        colorize(original, np.isfinite(original) & (original >= 0), levels, stride),
-        np.repeat(mask_pic[..., None], 3, axis=2),
-        colorize(healed, np.ones(healed.shape, bool), levels, stride),
+        ("original", colorize(original, np.isfinite(original) & (original >= 0), levels, stride)),
+        ("mask (white = healed)", np.repeat(mask_pic[..., None], 3, axis=2)),
+        ("healed", colorize(healed, np.ones(healed.shape, bool), levels, stride)),
     ]
-    for col, (pic, name) in enumerate(zip(pictures, ("original", "mask", "healed")), start=1):
+    if uncertainty is not None:
+        top = float(np.percentile(uncertainty[mask], 99)) if mask.any() else 1.0
+        u = np.clip(uncertainty / max(top, 1e-9), 0, 1)
+        if stride > 1:
+            u = block_reduce(u, (stride, stride), np.max, cval=0)
+        pictures.append((f"uncertainty (0 to {top:.2f} in log10 I)", _LUT[(u * 255).astype(np.uint8)]))
+    fig = make_subplots(rows=1, cols=len(pictures), subplot_titles=[t for t, _ in pictures],
+                        horizontal_spacing=0.03, shared_yaxes=True)
+    for col, (name, pic) in enumerate(pictures, start=1):
         fig.add_trace(_image_trace(png_uri(pic), stride, name), row=1, col=col)
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     fig.update_xaxes(matches="x")
-    fig.update_layout(margin=dict(l=30, r=10, t=30, b=20), height=380)
+    fig.update_layout(margin=dict(l=30, r=10, t=30, b=20), height=360)
+    return fig
+
+
+def profile_figure(profiles: dict) -> go.Figure:
+    """I(r) (log scale) and I(chi) of the original, healed frame and classical fills."""
+    lo, hi = profiles["chi_range"]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        "azimuthal average I(r)", f"I(chi), radii {lo:.0f} to {hi:.0f} px"))
+    styles = {"original": dict(color="black", width=2), "healed": dict(color="#2b59c3", width=2),
+              "polar": dict(color="#e08a00", width=1, dash="dot"),
+              "mirror": dict(color="#2a9d5b", width=1, dash="dash")}
+    for name, curves in profiles["methods"].items():
+        kw = dict(mode="lines", name=name, line=styles.get(name, {}), legendgroup=name)
+        fig.add_trace(go.Scatter(x=profiles["radius"], y=curves["I_r"], **kw), row=1, col=1)
+        fig.add_trace(go.Scatter(x=profiles["chi"], y=curves["I_chi"], showlegend=False, **kw), row=1, col=2)
+    fig.update_yaxes(type="log", title="counts", row=1, col=1)
+    fig.update_xaxes(title="radius (pixels)", row=1, col=1)
+    fig.update_xaxes(title="chi (degrees)", row=1, col=2)
+    fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=320)
     return fig

@@ -32,6 +32,7 @@ PREVIEW = "preview"
 
 RESULT_GRAPH = "result-graph"
 RESULT_INFO = "result-info"
+PROFILE_GRAPH = "profile-graph"
 DOWNLOADS = "downloads"
 
 #: Controls whose ``value`` shapes the mask, in the order callbacks take them.

@@ -117,6 +117,8 @@ def serve_layout(initial_frame: dict | None) -> html.Div:
                     html.Div(id=ids.DOWNLOADS, className="downloads"),
                     dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
                               config={"displaylogo": False}),
+                    dcc.Graph(id=ids.PROFILE_GRAPH, style={"display": "none"},
+                              config={"displaylogo": False}),
                 ], className="result"),
             ], className="content"),
         ]),

@@ -38,6 +38,7 @@ JOB_FILES = {
     "uncertainty.tif": "image/tiff",
     "mask.npy": "application/octet-stream",
     "job.json": "application/json",
+    "profiles.json": "application/json",
 }
 EXAMPLE_ID = "example"
 
@@ -208,12 +209,16 @@ class Store:
             raise KeyError(name)
         return path
 
-    def save_result(self, job_id: str, result, scores: dict | None = None) -> dict:
+    def save_result(self, job_id: str, result, scores: dict | None = None,
+                    profiles: dict | None = None) -> dict:
         """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
 
-        ``scores``: classical fills' scores on the same held-out pixels.
+        ``scores``: classical fills' scores on the same held-out pixels;
+        ``profiles``: :func:`dip_engine.evaluate.profiles` of the result.
         """
         folder = self.jobs / check_id(job_id)
+        if profiles is not None:
+            _write_json(folder / "profiles.json", profiles)
         config = result.config.to_json()
         write_frame(folder / "healed.tif", result.healed,
                     description=json.dumps({"healed_by": "xray-heal", "config": json.loads(config)}))

@@ -37,6 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    g = sub.add_parser("grid", help="run the seed's 40-point hyperparameter grid, ranked by score")
+    g.add_argument("input", help="detector frame")
+    g.add_argument("--mask", help="mask file, nonzero = missing pixel")
+    g.add_argument("-o", "--output", required=True, help="healed frame of the best run")
+    g.add_argument("--preset", choices=list(PRESETS), default="fast")
+    g.add_argument("--iterations", type=int, help="Adam steps per run (default: the preset's)")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--frame", type=int, default=0)
+    g.add_argument("--dataset")
+
     m = sub.add_parser("mask", help="make a mask file (nonzero = missing) for a frame")
     m.add_argument("input", help="detector frame")
     m.add_argument("-o", "--output", required=True, help=f"mask file ({', '.join(MASK_SUFFIXES)})")
@@ -63,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         run_server(debug=args.debug)
         return 0
     try:
-        return _mask(args) if args.command == "mask" else _heal(args)
+        return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)
     except (FrameError, ValueError) as exc:
         print(f"xray-heal: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -72,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _heal(args) -> int:
+def _inputs(args):
+    """Check the output path, read the frame and its mask: (out, frame, mask, config)."""
     out = Path(args.output)
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise FrameError(f"{out.name}: the output must end in {', '.join(WRITABLE_SUFFIXES)}")
@@ -90,6 +102,37 @@ def _heal(args) -> int:
     config = HealConfig.from_preset(
         args.preset, iterations=args.iterations, device=args.device, seed=args.seed
     )
+    return out, frame, mask, config
+
+
+def _write_healed(out: Path, frame, result) -> None:
+    description = json.dumps({"healed_by": "xray-heal", "config": result.config.to_dict()})
+    write_frame(out, result.healed, description=description, header=frame.meta.get("header"))
+
+
+def _grid(args) -> int:
+    from .grid import grid_search
+
+    out, frame, mask, config = _inputs(args)
+
+    def report(i, total, cfg, result):
+        print(f"[{i:2d}/{total}] lr {cfg.lr:<7g} param_noise {cfg.param_noise!s:5} reg_noise "
+              f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    ranked = grid_search(frame.data, mask, config, on_run=report)
+    print("rank  lr       param_noise  reg_noise  score")
+    for rank, (cfg, result) in enumerate(ranked, start=1):
+        print(f"{rank:4d}  {cfg.lr:<7g}  {cfg.param_noise!s:11}  {cfg.reg_noise_std:<9g}  {result.score:.4f}")
+    best_cfg, best = ranked[0]
+    _write_healed(out, frame, best)
+    print(f"wrote {out} with the best run (lr {best_cfg.lr:g}, param_noise {best_cfg.param_noise}, "
+          f"reg_noise_std {best_cfg.reg_noise_std:g}, score {best.score:.4f})")
+    return 0
+
+
+def _heal(args) -> int:
+    out, frame, mask, config = _inputs(args)
 
     from .fit import heal  # torch loads only when a fit is asked for
 
@@ -97,8 +140,7 @@ def _heal(args) -> int:
     result = heal(frame.data, mask, config, progress=bar)
     if bar:
         bar.close()
-    description = json.dumps({"healed_by": "xray-heal", "config": config.to_dict()})
-    write_frame(out, result.healed, description=description, header=frame.meta.get("header"))
+    _write_healed(out, frame, result)
     score = f", score {result.score:.3f}" if result.score is not None else ""
     print(
         f"wrote {out} ({result.healed.dtype}, {result.missing.sum()} pixels healed, "

@@ -161,3 +161,54 @@ def classical_scores(
     scores = {name: log_rmse(fill(image, missing | hidden)[hidden], truth) for name, fill in fills.items()}
     scores["poisson_floor"] = poisson_floor(truth)
     return scores
+
+
+def profiles(
+    image: np.ndarray,
+    healed: np.ndarray,
+    missing: np.ndarray,
+    center: tuple[float, float],
+) -> dict:
+    """Azimuthally averaged I(r) and I(chi) of the original, the healed frame and the classical fills.
+
+    The original is averaged over its valid pixels only; healed frames over
+    every pixel. I(chi) is taken over the annulus between the 25th and 75th
+    percentile of the missing pixels' radii (where healing matters most).
+
+    Parameters
+    ----------
+    image, healed : (H, W) ndarray
+        Frame and healed frame in counts.
+    missing : (H, W) bool ndarray
+    center : (row, col)
+
+    Returns
+    -------
+    profiles : dict
+        ``radius`` (pixels), ``chi`` (degrees), ``chi_range`` ([r_min, r_max]),
+        and per method ('original', 'healed', 'polar', 'mirror') the lists
+        ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
+    """
+    from .baselines import fill_mirror, fill_polar
+    from .geometry import azimuthal_profile, polar_coordinates, radial_profile
+
+    everywhere = np.ones(missing.shape, bool)
+    r, _ = polar_coordinates(missing.shape, center)
+    lo, hi = np.percentile(r[missing], [25, 75]) if missing.any() else (0.0, float(r.max()))
+    frames = {
+        "original": (np.asarray(image, np.float64), ~missing),
+        "healed": (np.asarray(healed, np.float64), everywhere),
+        "polar": (fill_polar(image, missing, center).astype(np.float64), everywhere),
+        "mirror": (fill_mirror(image, missing, center).astype(np.float64), everywhere),
+    }
+
+    def clean(a):
+        return [None if not np.isfinite(v) else float(v) for v in a]
+
+    out = {"chi_range": [float(lo), float(hi)], "methods": {}}
+    for name, (values, valid) in frames.items():
+        radius, i_r = radial_profile(values, valid, center)
+        chi, i_chi = azimuthal_profile(values, valid, center, lo, hi)
+        out["radius"], out["chi"] = radius.tolist(), chi.tolist()
+        out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
+    return out

@@ -245,3 +245,33 @@ def polar_model(
     frac = pos - np.floor(pos)
     model = (1 - frac) * table[lower, sector] + frac * table[upper, sector]
     return np.where(np.isfinite(model), model, radial)
+
+
+def azimuthal_profile(
+    values: np.ndarray,
+    valid: np.ndarray,
+    center: tuple[float, float],
+    r_min: float,
+    r_max: float,
+    sectors: int = 180,
+):
+    """Mean of ``values`` over valid pixels of an annulus, per azimuthal sector.
+
+    Returns
+    -------
+    chi : (sectors,) ndarray
+        Sector centres in degrees (-180..180, 0 = +column direction, 90 =
+        +row direction, i.e. downwards on the frame).
+    mean : (sectors,) ndarray
+        Mean per sector, NaN where the sector has no valid pixel.
+    """
+    r, phi = polar_coordinates(values.shape, center)
+    sel = valid & (r >= r_min) & (r <= r_max)
+    sector = ((phi[sel] + np.pi) / (2 * np.pi) * sectors).astype(np.int64) % sectors
+    counts = np.bincount(sector, minlength=sectors)
+    sums = np.bincount(sector, weights=values[sel], minlength=sectors)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts
+    mean[counts == 0] = np.nan
+    chi = (np.arange(sectors) + 0.5) * 360.0 / sectors - 180.0
+    return chi, mean

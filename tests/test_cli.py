@@ -72,3 +72,17 @@ def test_mask_command_writes_an_auto_mask(tmp_path, small_tiff, capsys):
     assert "% masked" in capsys.readouterr().out
     mask = fabio.open(str(out)).data != 0
     assert mask[flagged < 0].all() and mask.mean() < 0.5
+
+
+def test_grid_ranks_forty_runs_and_writes_the_best(tmp_path, small_tiff, capsys):
+    from dip_engine import HealConfig
+    from dip_engine.grid import grid_configs
+
+    assert len(grid_configs(HealConfig())) == 40
+    path, _, flagged = small_tiff
+    out = tmp_path / "best.tif"
+    assert main(["grid", str(path), "-o", str(out), "--iterations", "5"]) == 0
+    table = capsys.readouterr().out
+    scores = [float(line.split()[-1]) for line in table.splitlines()[1:41]]
+    assert len(scores) == 40 and scores == sorted(scores)
+    assert tifffile.imread(out).shape == flagged.shape

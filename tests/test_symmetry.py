@@ -86,3 +86,16 @@ def test_self_validation_ranks_a_good_fill_above_a_bad_one(counts_and_mask):
     bad = self_validate(flagged, mask, fill_constant, center=c)
     assert good["rmse"] < bad["rmse"] and good["pixels"] == bad["pixels"] > 0
     assert good["poisson_floor"] > 0
+
+
+def test_profiles_of_a_healed_frame_follow_the_original(counts_and_mask):
+    from dip_engine.evaluate import profiles
+
+    truth, flagged, mask = counts_and_mask
+    c = estimate_center(flagged, ~mask)
+    curves = profiles(flagged, fill_polar(flagged, mask, c), mask, c)
+    orig = np.array([np.nan if v is None else v for v in curves["methods"]["original"]["I_r"]])
+    healed = np.array([np.nan if v is None else v for v in curves["methods"]["healed"]["I_r"]])
+    ok = np.isfinite(orig) & (np.array(curves["radius"]) > 8)
+    assert np.nanmax(np.abs(np.log(healed[ok] / orig[ok]))) < 0.3
+    assert len(curves["chi"]) == len(curves["methods"]["mirror"]["I_chi"]) == 180

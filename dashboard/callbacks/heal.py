@@ -14,7 +14,7 @@ from dash import Input, Output, State, html
 from dip_engine import HealConfig
 
 from .. import ids
-from ..figures import log_levels, preview_uri, result_figure
+from ..figures import log_levels, preview_uri, profile_figure, result_figure
 from .mask import mask_for, spec_from_inputs
 
 #: Seconds between preview images sent to the page.
@@ -66,21 +66,20 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
         set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview))
 
     try:
-        from dip_engine.evaluate import classical_scores
+        from dip_engine.evaluate import classical_scores, profiles
         from dip_engine.fit import heal  # torch is imported in the job process only
 
         result = heal(image, mask, config, progress=on_progress)
         scores = classical_scores(image, result.missing, result.hidden, result.center)
+        curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
     except ValueError as exc:
         store.update_job(job_id, state="failed", reason=str(exc))
         return job_id, f"Cannot heal: {exc}"
     except Exception as exc:  # a crash of the fit must still reach the user
         store.update_job(job_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
         return job_id, f"The fit failed ({type(exc).__name__}: {exc}); the job was recorded as failed."
-    record = store.save_result(job_id, result, scores)
-    r = record["result"]
-    return job_id, (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
-                    f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+    store.save_result(job_id, result, scores, curves)
+    return job_id, f"Healed; job {job_id}"
 
 
 def downloads(job_id: str) -> list:
@@ -89,6 +88,7 @@ def downloads(job_id: str) -> list:
                download="healed.tif", id="download-healed"),
         html.A("mask (NPY, True = healed)", href=f"/download/{job_id}/mask.npy", download="mask.npy"),
         html.A("uncertainty (TIFF)", href=f"/download/{job_id}/uncertainty.tif", download="uncertainty.tif"),
+        html.A("profiles (JSON)", href=f"/download/{job_id}/profiles.json", download="profiles.json"),
         html.A("job record (JSON)", href=f"/download/{job_id}/job.json", download="job.json"),
     ]
 
@@ -99,6 +99,8 @@ def register(app, store, manager) -> None:
         Output(ids.RESULT_GRAPH, "style"),
         Output(ids.RESULT_INFO, "children"),
         Output(ids.DOWNLOADS, "children"),
+        Output(ids.PROFILE_GRAPH, "figure"),
+        Output(ids.PROFILE_GRAPH, "style"),
         Input(ids.HEAL, "n_clicks"),
         State(ids.FRAME_STORE, "data"),
         State(ids.GRAPH, "figure"),
@@ -125,18 +127,14 @@ def register(app, store, manager) -> None:
     )
     def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, *mask_values):
         if not meta:
-            return {}, _HIDDEN, "Load a frame first.", []
+            return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         shapes = (figure or {}).get("layout", {}).get("shapes") or []
         spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, mask_values)))
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
-            return {}, _HIDDEN, html.Span(message, className="error"), []
-        image, _, _ = store.load_upload(meta["upload_id"])
-        healed = _read_healed(store, job_id)
-        fig = result_figure(image, store.job_mask(job_id), healed)
-        info = [html.Div(message), html.Div(score_text(record["result"]["scores"]), id="score-line")]
-        return fig, _SHOWN, info, downloads(job_id)
+            return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
+        return result_view(store, job_id, record)
 
     @app.callback(
         Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
@@ -147,7 +145,23 @@ def register(app, store, manager) -> None:
         return "Cancelled: the fit was stopped."
 
 
-def _read_healed(store, job_id):
+def result_view(store, job_id: str, record: dict):
+    """(result figure, its style, info, downloads, profile figure, its style) of a finished job."""
+    import json
+
     import tifffile
 
-    return tifffile.imread(store.job_file(job_id, "healed.tif"))
+    image, _, _ = store.load_upload(record["upload_id"])
+    healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
+    uncertainty = tifffile.imread(store.job_file(job_id, "uncertainty.tif"))
+    fig = result_figure(image, store.job_mask(job_id), healed, uncertainty)
+    r = record["result"]
+    message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
+               f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+    info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line")]
+    try:
+        curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
+        profile_fig, profile_style = profile_figure(curves), _SHOWN
+    except KeyError:
+        profile_fig, profile_style = {}, _HIDDEN
+    return fig, _SHOWN, info, downloads(job_id), profile_fig, profile_style
