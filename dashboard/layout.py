@@ -39,8 +39,8 @@ def controls() -> html.Div:
             dcc.Checklist(id=ids.AUTO, options=[{"label": " Auto mask: module gaps, beamstop and arm, "
                                                  "hot and dead pixels", "value": "auto"}],
                           value=DEFAULTS[ids.AUTO], className="control"),
-            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 3, 30, 0.5,
-                    DEFAULTS[ids.SIGMA], {3: "3", 8: "8", 30: "30"}),
+            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 5, 100, 1,
+                    DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
             _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.5, 10, 0.5,
                     DEFAULTS[ids.CONTRAST], {1.5: "1.5", 3: "3", 10: "10"}),
             html.P("Draw boxes, circles or closed paths on the frame to add the beamstop, its "

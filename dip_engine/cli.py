@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
+from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA
 from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask, write_frame, write_mask
 
 EXIT_BAD_INPUT = 2
@@ -54,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--auto", action="store_true",
                    help="also find module gaps, beamstop and arm, hot/dead pixels (default: detector flags only)")
     m.add_argument("--mask", help="an existing mask to add to")
-    m.add_argument("--sigma", type=float, default=8.0, help="outlier threshold in Poisson sigmas (--auto)")
-    m.add_argument("--contrast", type=float, default=3.0,
+    m.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                   help="outlier threshold in Poisson sigmas (--auto)")
+    m.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST,
                    help="how many times darker than its ring a shadowed pixel is (--auto)")
     m.add_argument("--grow", type=int, default=0, help="grow (or with < 0 shrink) the mask by N pixels")
     m.add_argument("--frame", type=int, default=0)

@@ -16,6 +16,13 @@ from scipy import ndimage
 from skimage import draw, morphology
 
 
+#: Outlier threshold (Poisson sigmas): high enough to keep the bright grains
+#: of spotty powder rings, which are data; hot pixels and zingers exceed it.
+DEFAULT_SIGMA = 30.0
+#: How many times darker than its ring a beamstop/arm shadow pixel is.
+DEFAULT_CONTRAST = 3.0
+
+
 def flag_mask(image: np.ndarray) -> np.ndarray:
     """Pixels the detector flags as invalid.
 
@@ -186,8 +193,8 @@ class MaskSpec:
     """
 
     auto: bool = False
-    sigma: float = 8.0
-    contrast: float = 3.0
+    sigma: float = DEFAULT_SIGMA
+    contrast: float = DEFAULT_CONTRAST
     boxes: list = field(default_factory=list)
     box_threshold: float | None = None
     ellipses: list = field(default_factory=list)
@@ -310,13 +317,21 @@ def gap_mask(shape: tuple[int, int], detector: str | None = None) -> np.ndarray:
 
 # -- automatic masks -------------------------------------------------------------
 
-def outlier_mask(image: np.ndarray, valid: np.ndarray, sigma: float = 8.0) -> np.ndarray:
+def outlier_mask(
+    image: np.ndarray,
+    valid: np.ndarray,
+    sigma: float = DEFAULT_SIGMA,
+    center: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Hot pixels, zingers and dead pixels: isolated departures from the neighbours.
 
     A pixel is an outlier when it departs from the median of its 8
     neighbours by more than ``sigma`` Poisson standard deviations,
     sqrt(median + 1), and at most two of its neighbours do too (an edge of
     a sharp ring is a run of such pixels, a hot pixel or zinger is not).
+    With a beam centre, bright outliers that share their ring (within a
+    pixel of radius) with two or more others are kept as data: they are the
+    grains of a spotty powder ring, not detector faults.
 
     Returns
     -------
@@ -336,14 +351,23 @@ def outlier_mask(image: np.ndarray, valid: np.ndarray, sigma: float = 8.0) -> np
         z = np.abs(filled - med) / np.sqrt(np.clip(med, 0, None) + 1)
     odd = valid & (z > sigma)
     crowd = ndimage.convolve(odd.astype(np.int32), np.ones((3, 3), np.int32), mode="constant")
-    return odd & (crowd <= 3)
+    odd &= crowd <= 3
+    if center is not None and odd.any():
+        from .geometry import polar_coordinates
+
+        ring = np.rint(polar_coordinates(image.shape, center)[0]).astype(np.int64)
+        bright = odd & (filled > med)
+        per_ring = np.bincount(ring[bright], minlength=ring.max() + 3)
+        near = per_ring + np.roll(per_ring, 1) + np.roll(per_ring, -1)
+        odd &= ~(bright & (near[ring] >= 3))
+    return odd
 
 
 def shadow_mask(
     image: np.ndarray,
     valid: np.ndarray,
     center: tuple[float, float],
-    contrast: float = 3.0,
+    contrast: float = DEFAULT_CONTRAST,
     margin: int = 2,
 ) -> np.ndarray:
     """The beamstop and its holder arm: the dark region attached to the beam centre.
@@ -418,7 +442,7 @@ def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: flo
     return (r >= r_min) & (r <= r_max)
 
 
-def auto_mask(image: np.ndarray, sigma: float = 8.0, contrast: float = 3.0) -> tuple[np.ndarray, dict]:
+def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST) -> tuple[np.ndarray, dict]:
     """Everything a beamline frame usually needs masked, found without clicks.
 
     Detector flags, module gaps (when the shape names the detector), the
@@ -441,7 +465,7 @@ def auto_mask(image: np.ndarray, sigma: float = 8.0, contrast: float = 3.0) -> t
     valid = ~(flags | gaps)
     center = estimate_center(image, valid)
     shadow = shadow_mask(image, valid, center, contrast=contrast)
-    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma)
+    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma, center=center)
     mask = flags | gaps | shadow | outliers
     params = {
         "detector": fits[0] if len(fits) == 1 else None,

@@ -14,7 +14,7 @@ from dashboard import ids
 from dashboard.callbacks.mask import mask_file_bytes, mask_for, spec_from_inputs
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dip_engine.masks import MaskSpec
+from dip_engine.masks import DEFAULT_SIGMA, MaskSpec
 
 
 def _uri(payload: bytes) -> str:
@@ -66,7 +66,7 @@ def test_plotly_shapes_become_a_mask_spec():
     values = {ids.BOX_THRESHOLD: 15, ids.ROW_THRESHOLD: 0.2, ids.COL_THRESHOLD: None, ids.GROW: 2,
               ids.AUTO: [], ids.INVERT: ["invert"]}
     spec = spec_from_inputs(shapes, values)
-    assert spec.invert and not spec.auto and spec.sigma == 8.0
+    assert spec.invert and not spec.auto and spec.sigma == DEFAULT_SIGMA
     assert spec.boxes == [[30.5, 40.0, 10.0, 20.0]]
     assert spec.ellipses == [[2.0, 4.0, 1.0, 3.0]]
     assert spec.polygons == [[[20.0, 20.0, 40.0], [10.0, 30.0, 30.0]]]

@@ -123,3 +123,17 @@ def test_mask_files_cover_the_same_pixels_in_fabio(tmp_path, suffix):
     back = np.load(path) if suffix == ".npy" else fabio.open(str(path)).data
     assert np.array_equal(back != 0, mask)
     assert np.array_equal(read_mask(path, mask.shape), mask)
+
+
+def test_grains_of_a_spotty_ring_are_data_not_outliers():
+    from dip_engine.masks import outlier_mask
+
+    img = np.full((101, 101), 100.0)
+    angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    for a in angles:  # bright grains on a ring of radius 30 around (50, 50)
+        img[int(round(50 + 30 * np.sin(a))), int(round(50 + 30 * np.cos(a)))] = 5000
+    img[10, 90] = 5000  # a hot pixel off the ring (radius ~57)
+    valid = np.ones(img.shape, bool)
+    m = outlier_mask(img, valid, center=(50, 50))
+    assert m[10, 90] and m.sum() == 1
+    assert outlier_mask(img, valid).sum() == 13  # without a centre every spot is odd

@@ -13,7 +13,7 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dip_engine import FrameError
 from dip_engine.io import write_mask
-from dip_engine.masks import MaskSpec, build_mask, summary
+from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MaskSpec, build_mask, summary
 
 from .. import ids
 from ..figures import frame_figure, mask_overlay_source
@@ -21,7 +21,7 @@ from ..figures import frame_figure, mask_overlay_source
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
 #: Initial values of the mask controls (ids.MASK_CONTROLS order).
-DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: 8.0, ids.CONTRAST: 3.0, ids.BOX_THRESHOLD: None,
+DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.BOX_THRESHOLD: None,
             ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
 
 
