@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import diskcache
-from dash import Dash, DiskcacheManager
+from dash import Dash, DiskcacheManager, Input, Output, html
 from flask import abort, send_file
 
-from . import layout
+from . import ids, layout, review
 from .callbacks import register_all
 from .settings import Settings
-from .store import JOB_FILES, Store
+from .store import JOB_FILES, Store, check_id
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -30,12 +30,33 @@ def create_app(settings: Settings | None = None) -> Dash:
         title="xray-heal",
         assets_folder=str(ASSETS),
         background_callback_manager=manager,
+        suppress_callback_exceptions=True,  # pages are rendered from the URL
     )
     example = store.ensure_example()
-    app.layout = layout.serve_layout(example)
+    app.layout = layout.shell()
+    app.validation_layout = html.Div([layout.shell(), layout.heal_page(example)])
     register_all(app, store, manager, settings)
+
+    @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"))
+    def route(pathname):
+        return page_for(store, pathname or "/", example)
     _add_routes(app.server, store)
     return app
+
+
+def page_for(store: Store, pathname: str, example: dict):
+    """The page body for a URL path: /, /jobs, /job/<id>, or not found."""
+    if pathname == "/":
+        return layout.heal_page(example)
+    if pathname.rstrip("/") == "/jobs":
+        return review.history_layout(store)
+    parts = pathname.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "job":
+        try:
+            return review.job_layout(store, check_id(parts[1]))
+        except KeyError:
+            pass
+    return review.not_found(f"Nothing lives at {pathname}.")
 
 
 def _add_routes(server, store: Store) -> None:

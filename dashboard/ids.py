@@ -1,5 +1,7 @@
 """Component ids, in one place."""
 
+URL = "url"
+PAGE = "page"
 UPLOAD = "upload"
 MESSAGE = "message"
 FRAME_INFO = "frame-info"

@@ -95,31 +95,38 @@ def controls() -> html.Div:
     ], className="sidebar")
 
 
-def serve_layout(initial_frame: dict | None) -> html.Div:
-    """The whole page, opened on ``initial_frame`` (the bundled example)."""
-    return html.Div([
-        html.Header([
-            html.H1("xray-heal"),
-            html.Span("Heal beamstop, arm, gaps and dead pixels of X-ray scattering frames "
-                      "with the Deep Image Prior", className="tagline"),
-        ]),
+def header() -> html.Header:
+    return html.Header([
+        html.H1(dcc.Link("xray-heal", href="/")),
+        html.Span("Heal beamstop, arm, gaps and dead pixels of X-ray scattering frames "
+                  "with the Deep Image Prior", className="tagline"),
+        html.Nav([dcc.Link("Heal", href="/"), dcc.Link("Jobs", href="/jobs")]),
+    ])
+
+
+def shell() -> html.Div:
+    """The frame every page shares: the URL, the header and the page body."""
+    return html.Div([dcc.Location(id=ids.URL), header(), html.Div(id=ids.PAGE)], className="page")
+
+
+def heal_page(initial_frame: dict | None) -> html.Main:
+    """The main page, opened on ``initial_frame`` (the bundled example)."""
+    return html.Main([
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
         dcc.Store(id=ids.MASK_FILE_STORE),
-        html.Main([
-            controls(),
+        controls(),
+        html.Div([
+            dcc.Graph(id=ids.GRAPH, config={
+                "modeBarButtonsToAdd": DRAW_BUTTONS, "displaylogo": False, "scrollZoom": True,
+            }),
             html.Div([
-                dcc.Graph(id=ids.GRAPH, config={
-                    "modeBarButtonsToAdd": DRAW_BUTTONS, "displaylogo": False, "scrollZoom": True,
-                }),
-                html.Div([
-                    html.H3("Result"),
-                    html.Div(id=ids.RESULT_INFO, className="info"),
-                    html.Div(id=ids.DOWNLOADS, className="downloads"),
-                    dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
-                              config={"displaylogo": False}),
-                    dcc.Graph(id=ids.PROFILE_GRAPH, style={"display": "none"},
-                              config={"displaylogo": False}),
-                ], className="result"),
-            ], className="content"),
-        ]),
-    ], className="page")
+                html.H3("Result"),
+                html.Div(id=ids.RESULT_INFO, className="info"),
+                html.Div(id=ids.DOWNLOADS, className="downloads"),
+                dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
+                          config={"displaylogo": False}),
+                dcc.Graph(id=ids.PROFILE_GRAPH, style={"display": "none"},
+                          config={"displaylogo": False}),
+            ], className="result"),
+        ], className="content"),
+    ])

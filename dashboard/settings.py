@@ -25,12 +25,15 @@ class Settings:
         XRAY_HEAL_DATA: uploads, jobs and the background-callback cache.
     max_upload_mb : float
         XRAY_HEAL_MAX_UPLOAD_MB (default 512): larger uploads are refused.
+    gpu_slots : int
+        XRAY_HEAL_GPU_SLOTS (default 1): fits that run at once; others queue.
     """
 
     host: str = "127.0.0.1"
     port: int = 8050
     data_dir: Path = default_data_dir()
     max_upload_mb: float = 512.0
+    gpu_slots: int = 1
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -38,6 +41,7 @@ class Settings:
         try:
             port = int(env.get("XRAY_HEAL_PORT", 8050))
             max_mb = float(env.get("XRAY_HEAL_MAX_UPLOAD_MB", 512))
+            slots = int(env.get("XRAY_HEAL_GPU_SLOTS", 1))
         except ValueError as exc:
             raise SystemExit(f"xray-heal: bad setting: {exc}") from None
         return cls(
@@ -45,4 +49,5 @@ class Settings:
             port=port,
             data_dir=Path(env.get("XRAY_HEAL_DATA") or default_data_dir()),
             max_upload_mb=max_mb,
+            gpu_slots=max(1, slots),
         )

@@ -41,6 +41,8 @@ JOB_FILES = {
     "profiles.json": "application/json",
 }
 EXAMPLE_ID = "example"
+#: States of a job whose process should be alive.
+ACTIVE_STATES = ("queued", "running")
 
 
 def new_id() -> str:
@@ -177,6 +179,7 @@ class Store:
             "job_id": job_id,
             "upload_id": upload_id,
             "state": "queued",
+            "pid": os.getpid(),
             "created": time.time(),
             "config": config,
             "mask_spec": mask_spec,
@@ -184,18 +187,83 @@ class Store:
         return job_id
 
     def job(self, job_id: str) -> dict:
-        """The job's record; KeyError if there is no such job."""
+        """The job's record; KeyError if there is no such job.
+
+        A job that says it is queued or running but whose process is gone
+        (cancelled, killed, out of memory, server restarted) is recorded as
+        'interrupted' here, so every reader sees the truth.
+        """
         path = self.jobs / check_id(job_id) / "job.json"
         if not path.is_file():
             raise KeyError(job_id)
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
+        if record.get("state") in ACTIVE_STATES and not _alive(record.get("pid")):
+            record.update(state="interrupted",
+                          reason="the job's process ended before it finished (cancelled, killed or server restart)")
+            _write_json(path, record)
+        return record
+
+    def jobs_list(self) -> list[dict]:
+        """Every job's record, newest first."""
+        records = []
+        for folder in self.jobs.iterdir():
+            try:
+                records.append(self.job(folder.name))
+            except (KeyError, ValueError):
+                continue
+        return sorted(records, key=lambda r: r.get("created", 0), reverse=True)
 
     def update_job(self, job_id: str, **fields) -> dict:
         """Merge fields into the job's record and return it."""
-        record = self.job(job_id)
+        path = self.jobs / check_id(job_id) / "job.json"
+        if not path.is_file():
+            raise KeyError(job_id)
+        record = json.loads(path.read_text())
         record.update(fields)
-        _write_json(self.jobs / job_id / "job.json", record)
+        _write_json(path, record)
         return record
+
+    # GPU slots -------------------------------------------------------------------
+    def try_slot(self, job_id: str, slots: int) -> bool:
+        """Take one of ``slots`` fit slots for this process, if one is free.
+
+        A slot is a file holding the pid of the process that took it; a slot
+        whose process is gone is free again, so a killed job never keeps one.
+        """
+        folder = self.root / "slots"
+        folder.mkdir(exist_ok=True)
+        for n in range(max(1, slots)):
+            path = folder / f"slot-{n}"
+            try:
+                holder = json.loads(path.read_text())
+            except (FileNotFoundError, ValueError):
+                holder = None
+            if holder is not None and _alive(holder.get("pid")):
+                continue
+            if holder is not None:
+                path.unlink(missing_ok=True)
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                continue  # another process was faster
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "job_id": job_id}, f)
+            return True
+        return False
+
+    def release_slot(self) -> None:
+        """Give back the slot this process holds."""
+        for path in (self.root / "slots").glob("slot-*"):
+            try:
+                if json.loads(path.read_text()).get("pid") == os.getpid():
+                    path.unlink(missing_ok=True)
+            except (FileNotFoundError, ValueError):
+                continue
+
+    def queue_position(self, job_id: str) -> int:
+        """How many queued jobs were created before this one."""
+        mine = self.job(job_id).get("created", 0)
+        return sum(1 for r in self.jobs_list() if r.get("state") == "queued" and r.get("created", 0) < mine)
 
     def job_mask(self, job_id: str) -> np.ndarray:
         return np.load(self.jobs / check_id(job_id) / "mask.npy")
@@ -244,6 +312,18 @@ class Store:
             },
             versions=software_versions(),
         )
+
+
+def _alive(pid) -> bool:
+    """Whether a process with this pid runs (and is not a zombie)."""
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+    except Exception:  # no such process, or no access to it
+        return False
 
 
 def software_versions() -> dict:

@@ -96,7 +96,7 @@ def live_server(tmp_path):
     log = tmp_path / "server.log"
     proc = start_server(tmp_path / "data", port, log)
     yield {"url": f"http://127.0.0.1:{port}", "data": tmp_path / "data", "port": port, "pid": proc.pid,
-           "log": log}
+           "log": log, "proc": proc}
     stop_server(proc)
     errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
     assert not errors, f"the server logged errors; see {log}"

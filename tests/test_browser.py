@@ -4,6 +4,7 @@ import time
 
 import psutil
 import pytest
+from conftest import start_server, stop_server
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -61,6 +62,21 @@ def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
     import tifffile
 
     assert tifffile.imread(saved).shape == (96, 96)
+    review = page.locator("#review-link").inner_text()
+
+    # the result outlives the server: restart it on the same data folder
+    stop_server(live_server["proc"])
+    restarted = start_server(live_server["data"], live_server["port"], live_server["log"])
+    try:
+        page.goto(live_server["url"] + review)
+        expect(page.locator(".review h2")).to_contain_text(review.split("/")[-1], timeout=30000)
+        expect(page.locator(".review .main-svg").first).to_be_visible()
+        page.goto(live_server["url"] + "/jobs")
+        expect(page.locator("table.jobs")).to_contain_text("done")
+        page.goto(live_server["url"] + "/job/..%2F..%2Fetc")
+        expect(page.locator(".review h2")).to_have_text("Not found")
+    finally:
+        stop_server(restarted)
 
 
 def test_corrupt_upload_shows_a_message_and_keeps_the_frame(page, live_server, tmp_path):

@@ -136,3 +136,45 @@ def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
     assert with_user[0, 0]
     with pytest.raises(ValueError, match="same shape"):
         store.save_user_mask(meta["upload_id"], "bad.npy", mask_file_bytes(np.zeros((3, 3)), ".npy"))
+
+
+def test_a_job_whose_process_died_reads_as_interrupted(tmp_path):
+    store = Store(tmp_path)
+    job_id = store.create_job("example", np.zeros((2, 2), bool), {}, {})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.update_job(job_id, state="running", pid=dead.pid)
+    record = store.job(job_id)
+    assert record["state"] == "interrupted" and "ended before it finished" in record["reason"]
+    assert store.jobs_list()[0]["state"] == "interrupted"
+
+
+def test_fit_slots_are_limited_and_freed_when_a_holder_dies(tmp_path):
+    store = Store(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, %r); from dashboard.store import Store;"
+        "s = Store(%r); assert s.try_slot('a', 1); print('held', flush=True); time.sleep(60)")
+        % (str(__import__("pathlib").Path(__file__).resolve().parent.parent), str(tmp_path))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert not store.try_slot("b", 1)  # the only slot is taken
+        assert store.try_slot("b", 2)  # a second slot is free
+        store.release_slot()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.try_slot("b", 1)  # the dead holder's slot is free again
+    store.release_slot()
+    assert not list((tmp_path / "slots").glob("slot-*"))
+
+
+def test_pages_for_urls(tmp_path, small_tiff):
+    from dashboard.app import page_for
+
+    store = Store(tmp_path)
+    example = store.ensure_example()
+    assert "Not found" in str(page_for(store, "/job/..%2Fetc", example))
+    assert "There is no job" in str(page_for(store, "/job/nosuchjob", example))
+    assert "No jobs yet" in str(page_for(store, "/jobs", example))
+    assert "Nothing lives at" in str(page_for(store, "/etc/passwd", example))

@@ -6,4 +6,4 @@ from . import frame, heal, mask
 def register_all(app, store, manager, settings) -> None:
     frame.register(app, store, settings.max_upload_mb)
     mask.register(app, store)
-    heal.register(app, store, manager)
+    heal.register(app, store, manager, settings.gpu_slots)

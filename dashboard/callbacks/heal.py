@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from dash import Input, Output, State, html
+from dash import Input, Output, State, dcc, html
 
 from dip_engine import HealConfig
 
@@ -39,12 +39,21 @@ def score_text(scores: dict) -> str:
             + (f" (Poisson floor {floor:.3f})" if floor is not None else ""))
 
 
-def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
-    """Create a job, fit it, store the bundle; return (job_id or None, message).
+def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 1.0) -> None:
+    """Block until this process holds a fit slot, telling the page its place in the queue."""
+    while not store.try_slot(job_id, slots):
+        ahead = store.queue_position(job_id)
+        set_progress(("0", "100", f"Queued: {ahead} job(s) ahead, waiting for a free GPU slot", None))
+        time.sleep(poll_s)
+
+
+def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1):
+    """Create a job, wait for a fit slot, fit, store the bundle; return (job_id or None, message).
 
     ``set_progress`` receives (bar value, bar max, text, preview data URI).
     Never raises for a bad frame or config: the message says what went wrong
     and the job (if it was created) is marked failed with that reason.
+    At most ``slots`` fits run at once across all processes on this data folder.
     """
     try:
         config = HealConfig.from_preset(preset or "fast", iterations=iterations,
@@ -53,6 +62,7 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
         return None, f"Cannot heal: {exc}"
     image, mask, _ = mask_for(store, meta, spec)
     job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict())
+    wait_for_slot(store, job_id, slots, set_progress)
     store.update_job(job_id, state="running", started=time.time())
     levels = log_levels(image, ~mask)
     last_preview = [0.0]
@@ -78,6 +88,8 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed):
     except Exception as exc:  # a crash of the fit must still reach the user
         store.update_job(job_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
         return job_id, f"The fit failed ({type(exc).__name__}: {exc}); the job was recorded as failed."
+    finally:
+        store.release_slot()
     store.save_result(job_id, result, scores, curves)
     return job_id, f"Healed; job {job_id}"
 
@@ -93,7 +105,7 @@ def downloads(job_id: str) -> list:
     ]
 
 
-def register(app, store, manager) -> None:
+def register(app, store, manager, slots: int = 1) -> None:
     @app.callback(
         Output(ids.RESULT_GRAPH, "figure"),
         Output(ids.RESULT_GRAPH, "style"),
@@ -130,7 +142,7 @@ def register(app, store, manager) -> None:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         shapes = (figure or {}).get("layout", {}).get("shapes") or []
         spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, mask_values)))
-        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed)
+        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
@@ -158,7 +170,8 @@ def result_view(store, job_id: str, record: dict):
     r = record["result"]
     message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
                f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
-    info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line")]
+    info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
+            html.Div(["Review link to share: ", dcc.Link(f"/job/{job_id}", href=f"/job/{job_id}", id="review-link")])]
     try:
         curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
         profile_fig, profile_style = profile_figure(curves), _SHOWN
