@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dip_engine import read_frame  # noqa: E402
-from dip_engine.masks import flag_mask  # noqa: E402
+from dip_engine.masks import auto_mask, flag_mask  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 REFERENCE_MASKS = Path(__file__).resolve().parent / "reference_masks"
@@ -22,14 +22,15 @@ FRAMES = ["saxslab_image.tiff", "CeO2_Pilatus1M.tif", "liu2017_example_1.npz"]
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(frame in counts, missing pixels) of a shared frame.
 
-    Missing = the detector's flags, the mask stored with the frame, and the
-    hand-drawn beamstop/arm reference mask in reference_masks/ if present.
+    Missing = the detector's flags, the mask stored with the frame, the
+    automatic mask (module gaps, beamstop and arm, hot pixels), and the
+    hand-drawn reference mask in reference_masks/ if present.
     """
     path = DATA / name
     if not path.is_file():
         raise SystemExit(f"{path} is absent: the benchmarks need ../shared/data")
     frame = read_frame(path)
-    missing = flag_mask(frame.data)
+    missing = flag_mask(frame.data) | auto_mask(frame.data)[0]
     if frame.mask is not None:
         missing |= frame.mask
     ref = REFERENCE_MASKS / (Path(name).stem + ".npy")
