@@ -18,11 +18,11 @@ COPY --chown=xray:xray . /app
 # the base image's torch satisfies the project's torch range, so pip keeps it
 RUN pip install --no-cache-dir -e ".[serve]"
 
-USER xray
+USER 1000
 VOLUME ["/data"]
 EXPOSE 8050
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4)"
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4)"]
 
 # one worker process (the diskcache of background jobs is per machine), threads for requests
 CMD ["gunicorn", "--bind", "0.0.0.0:8050", "--workers", "1", "--threads", "8", "--timeout", "120", "dashboard.wsgi:server"]

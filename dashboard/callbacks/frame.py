@@ -18,6 +18,12 @@ def describe(meta: dict) -> str:
     return f"{meta['name']}: {h} x {w} pixels, {meta['dtype']}"
 
 
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a dcc.Upload data URI; ValueError/binascii.Error if damaged."""
+    _, encoded = contents.split(",", 1)
+    return base64.b64decode(encoded, validate=True)
+
+
 def handle_upload(store, contents: str, filename: str, max_mb: float) -> tuple[dict | None, str]:
     """Decode a dcc.Upload payload and store it.
 
@@ -28,14 +34,10 @@ def handle_upload(store, contents: str, filename: str, max_mb: float) -> tuple[d
     message holds warnings, if any.
     """
     filename = filename or "upload"
-    try:
-        _, encoded = contents.split(",", 1)
-    except ValueError:
-        return None, f"{filename}: the upload arrived damaged; please try again"
-    if len(encoded) * 3 / 4 > max_mb * 2**20:
+    if len(contents) * 3 / 4 > max_mb * 2**20:  # base64 holds 3 bytes in 4 characters
         return None, f"{filename}: the file is larger than the upload limit of {max_mb:g} MB (XRAY_HEAL_MAX_UPLOAD_MB)"
     try:
-        payload = base64.b64decode(encoded, validate=True)
+        payload = decode_upload(contents)
     except (ValueError, binascii.Error):
         return None, f"{filename}: the upload arrived damaged; please try again"
     try:

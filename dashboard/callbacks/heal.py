@@ -15,7 +15,7 @@ from dip_engine import HealConfig
 
 from .. import ids
 from ..figures import log_levels, preview_uri, profile_figure, result_figure
-from .mask import mask_for, spec_from_inputs
+from .mask import mask_for, spec_from_page
 
 #: Seconds between preview images sent to the page.
 PREVIEW_EVERY_S = 2.0
@@ -94,15 +94,19 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     return job_id, f"Healed; job {job_id}"
 
 
+#: Files of a job bundle offered on the result and review pages, with labels.
+DOWNLOADS = [
+    ("healed.tif", "healed frame (TIFF, input units)"),
+    ("mask.npy", "mask (NPY, True = healed)"),
+    ("uncertainty.tif", "uncertainty (TIFF)"),
+    ("profiles.json", "profiles (JSON)"),
+    ("job.json", "job record (JSON)"),
+]
+
+
 def downloads(job_id: str) -> list:
-    return [
-        html.A("healed frame (float32 TIFF)", href=f"/download/{job_id}/healed.tif",
-               download="healed.tif", id="download-healed"),
-        html.A("mask (NPY, True = healed)", href=f"/download/{job_id}/mask.npy", download="mask.npy"),
-        html.A("uncertainty (TIFF)", href=f"/download/{job_id}/uncertainty.tif", download="uncertainty.tif"),
-        html.A("profiles (JSON)", href=f"/download/{job_id}/profiles.json", download="profiles.json"),
-        html.A("job record (JSON)", href=f"/download/{job_id}/job.json", download="job.json"),
-    ]
+    return [html.A(label, href=f"/download/{job_id}/{name}", download=name, id=f"download-{name.split('.')[0]}")
+            for name, label in DOWNLOADS]
 
 
 def register(app, store, manager, slots: int = 1) -> None:
@@ -140,8 +144,7 @@ def register(app, store, manager, slots: int = 1) -> None:
     def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
-        shapes = (figure or {}).get("layout", {}).get("shapes") or []
-        spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, mask_values)))
+        spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":

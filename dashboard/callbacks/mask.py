@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 import tempfile
@@ -17,6 +16,7 @@ from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MaskSpec, build_ma
 
 from .. import ids
 from ..figures import frame_figure, mask_overlay_source
+from .frame import decode_upload
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -60,6 +60,13 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
     return spec
 
 
+def spec_from_page(figure: dict | None, values) -> MaskSpec:
+    """The spec of what the page shows: the figure's shapes and the controls' values
+    (in :data:`dashboard.ids.MASK_CONTROLS` order)."""
+    shapes = (figure or {}).get("layout", {}).get("shapes") or []
+    return spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
+
+
 def mask_for(store, meta: dict, spec: MaskSpec) -> tuple[np.ndarray, np.ndarray, dict]:
     """(frame, mask, auto-mask parameters) of an upload under a spec."""
     upload_id = meta["upload_id"]
@@ -87,11 +94,6 @@ def describe_mask(mask: np.ndarray, params: dict) -> list:
 def _touches_shapes(relayout) -> bool:
     """Whether a relayoutData event drew, erased or moved a shape."""
     return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
-
-
-def _decode(contents: str) -> bytes:
-    _, encoded = contents.split(",", 1)
-    return base64.b64decode(encoded, validate=True)
 
 
 def mask_file_bytes(mask: np.ndarray, suffix: str) -> bytes:
@@ -147,7 +149,7 @@ def register(app, store) -> None:
         if not contents or not meta:
             return no_update, no_update
         try:
-            mask = store.save_user_mask(meta["upload_id"], filename or "mask", _decode(contents))
+            mask = store.save_user_mask(meta["upload_id"], filename or "mask", decode_upload(contents))
         except (ValueError, binascii.Error) as exc:  # FrameError is a ValueError
             text = str(exc) if isinstance(exc, FrameError) else f"{filename}: the upload arrived damaged"
             return no_update, html.Span(text, className="error")
@@ -166,7 +168,6 @@ def register(app, store) -> None:
     def on_mask_download(_n, suffix, meta, figure, *values):
         if not meta:
             return no_update
-        shapes = (figure or {}).get("layout", {}).get("shapes") or []
-        _, mask, _ = mask_for(store, meta, spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values))))
+        _, mask, _ = mask_for(store, meta, spec_from_page(figure, values))
         stem = Path(meta["name"]).stem or "frame"
         return dcc.send_bytes(mask_file_bytes(mask, suffix), f"{stem}-mask{suffix}")
