@@ -33,6 +33,12 @@ def controls() -> html.Div:
                        className="upload", multiple=False),
             html.Div(id=ids.MESSAGE, className="message", role="alert"),
             html.Div(id=ids.FRAME_INFO, className="info"),
+            html.Div([
+                html.Label("Frame", htmlFor=ids.FRAME_INDEX),
+                dcc.Input(id=ids.FRAME_INDEX, type="number", min=0, step=1, value=0, className="frame-index"),
+                dcc.Dropdown(id=ids.DATASET, options=[], placeholder="HDF5 dataset", className="dataset"),
+                html.Button("Read", id=ids.READ_BUTTON, n_clicks=0),
+            ], className="buttons"),
         ),
         _section(
             "2. Mask",
@@ -114,6 +120,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
     return html.Main([
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
         dcc.Store(id=ids.MASK_FILE_STORE),
+        dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([
             dcc.Graph(id=ids.GRAPH, config={

@@ -30,11 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from dip_engine import FrameError, read_frame, write_frame
+from dip_engine.io import DatasetChoice
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Files of a job that may be downloaded, with their MIME types.
 JOB_FILES = {
     "healed.tif": "image/tiff",
+    "healed.edf": "application/octet-stream",
+    "healed.cbf": "application/octet-stream",
+    "healed.npy": "application/octet-stream",
     "uncertainty.tif": "image/tiff",
     "mask.npy": "application/octet-stream",
     "job.json": "application/json",
@@ -87,30 +91,54 @@ class Store:
         Raises
         ------
         FrameError
-            When the bytes are not a usable frame; nothing is kept then.
+            When the bytes are not a usable frame; nothing is kept then,
+            except for a :class:`~dip_engine.io.DatasetChoice`, whose bytes
+            stay so that :meth:`read_upload` can read the chosen dataset
+            (the error's ``upload_id`` says where).
         """
         upload_id = check_id(upload_id or new_id())
         folder = self.uploads / upload_id
         folder.mkdir(parents=True, exist_ok=True)
-        source = folder / f"original{_safe_suffix(name)}"
-        source.write_bytes(payload)
+        (folder / f"original{_safe_suffix(name)}").write_bytes(payload)
+        _write_json(folder / "source.json", {"name": name})
         try:
-            frame = read_frame(source, name=name)
+            return self.read_upload(upload_id)
+        except DatasetChoice as exc:
+            exc.upload_id = upload_id
+            raise
         except FrameError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        np.save(folder / "frame.npy", frame.data)
-        if frame.mask is not None:
-            np.save(folder / "mask.npy", frame.mask)
+
+    def read_upload(self, upload_id: str, frame: int = 0, dataset: str | None = None) -> dict:
+        """(Re)read an upload's stored bytes, e.g. another frame or dataset; its metadata.
+
+        On FrameError the upload keeps the frame it had.
+        """
+        folder = self.uploads / check_id(upload_id)
+        source = next(folder.glob("original*"), None)
+        if source is None:
+            raise KeyError(upload_id)
+        name = json.loads((folder / "source.json").read_text())["name"]
+        frame_data = read_frame(source, name=name, frame=int(frame or 0), dataset=dataset or None)
+        np.save(folder / "frame.npy", frame_data.data)
+        (folder / "mask.npy").unlink(missing_ok=True)
+        if frame_data.mask is not None:
+            np.save(folder / "mask.npy", frame_data.mask)
+        if frame_data.meta.get("header"):
+            _write_json(folder / "header.json", frame_data.meta["header"])
+        for cached in folder.glob("auto-*"):
+            cached.unlink()
         meta = {
             "upload_id": upload_id,
             "name": name,
-            "shape": list(frame.data.shape),
-            "dtype": str(frame.data.dtype),
-            "format": frame.fmt,
+            "shape": list(frame_data.data.shape),
+            "dtype": str(frame_data.data.dtype),
+            "format": frame_data.fmt,
+            "frame": int(frame or 0),
             "created": time.time(),
-            "warnings": frame.warnings,
-            **{k: v for k, v in frame.meta.items() if k != "header"},
+            "warnings": frame_data.warnings,
+            **{k: v for k, v in frame_data.meta.items() if k != "header"},
         }
         _write_json(folder / "meta.json", meta)
         return meta
@@ -290,6 +318,12 @@ class Store:
         config = result.config.to_json()
         write_frame(folder / "healed.tif", result.healed,
                     description=json.dumps({"healed_by": "xray-heal", "config": json.loads(config)}))
+        record = self.job(job_id)
+        source = next((self.uploads / record["upload_id"]).glob("original.*"), None)
+        if source is not None and source.suffix in (".edf", ".cbf", ".npy"):
+            header_path = self.uploads / record["upload_id"] / "header.json"
+            header = json.loads(header_path.read_text()) if header_path.is_file() else None
+            write_frame(folder / f"healed{source.suffix}", result.healed, description=config, header=header)
         write_frame(folder / "uncertainty.tif", result.uncertainty,
                     description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
         return self.update_job(

@@ -34,6 +34,20 @@ class FrameError(ValueError):
     """A frame or mask file that cannot be used, with a readable reason."""
 
 
+class DatasetChoice(FrameError):
+    """An HDF5 file with several image datasets: the user must name one.
+
+    Attributes
+    ----------
+    choices : list of str
+        The image datasets the file holds.
+    """
+
+    def __init__(self, message: str, choices: list[str]):
+        super().__init__(message)
+        self.choices = choices
+
+
 @dataclass
 class Frame:
     """A detector frame as read from disk.
@@ -114,6 +128,8 @@ def read_frame(
         raise FrameError(f"{name}: the frame index must be 0 or more")
     try:
         result = _read_by_suffix(path, suffix, frame, dataset)
+    except DatasetChoice as exc:
+        raise DatasetChoice(f"{name}: {exc}", exc.choices) from None
     except FrameError as exc:
         raise FrameError(f"{name}: {exc}") from None
     except Exception as exc:  # any library's failure becomes one readable line
@@ -155,16 +171,23 @@ def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None) ->
 
 
 def _read_tiff(path: Path, frame: int) -> Frame:
+    """A page of a multi-page TIFF, or a frame of a single page's 3-D stack."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         pages = len(tif.pages)
-        if frame >= pages:
-            raise FrameError(f"frame {frame} asked for, but the file holds {pages} frames")
-        data = tif.pages[frame].asarray()
+        if pages > 1:
+            if frame >= pages:
+                raise FrameError(f"frame {frame} asked for, but the file holds {pages} frames")
+            data, frames = tif.pages[frame].asarray(), pages
+        else:
+            data = tif.series[0].asarray()
+            if data.ndim == 3 and data.shape[-1] in (3, 4):
+                return picture_to_frame(data)
+            data, frames = _pick_frame(data, frame)
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         return picture_to_frame(data)
-    return Frame(data=np.asarray(data), fmt="tiff", meta={"frames": pages})
+    return Frame(data=np.asarray(data), fmt="tiff", meta={"frames": frames})
 
 
 def _read_fabio(path: Path, frame: int) -> Frame:
@@ -271,7 +294,8 @@ def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
         if dataset is None:
             eiger = [n for n in found if n.endswith("data/data")]
             if len(found) > 1 and len(eiger) != 1:
-                raise FrameError(f"the HDF5 file holds several image datasets; choose one of: {', '.join(found)}")
+                raise DatasetChoice(f"the HDF5 file holds several image datasets; choose one of: "
+                                    f"{', '.join(found)}", found)
             dataset = (eiger or found)[0]
         elif dataset.strip("/") not in found:
             raise FrameError(f"no image dataset {dataset!r}; choose one of: {', '.join(found)}")

@@ -138,7 +138,7 @@ def test_page_upload_refuses_and_keeps_the_loaded_frame(tmp_path, case):
     store = Store(tmp_path / "data")
     loaded = store.ensure_example()
     uri = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
-    meta, message = handle_upload(store, uri, path.name, max_mb=10)
+    meta, message, *_ = handle_upload(store, uri, path.name, max_mb=10)
     assert meta is None and words in message
     assert store.load_upload(loaded["upload_id"])[2]["name"] == loaded["name"]
     assert [p.name for p in store.uploads.iterdir()] == ["example"]
@@ -147,7 +147,7 @@ def test_page_upload_refuses_and_keeps_the_loaded_frame(tmp_path, case):
 def test_upload_above_the_size_limit(tmp_path):
     store = Store(tmp_path)
     uri = "data:application/octet-stream;base64," + base64.b64encode(b"x" * 3 * 2**20).decode()
-    meta, message = handle_upload(store, uri, "big.tif", max_mb=2)
+    meta, message, *_ = handle_upload(store, uri, "big.tif", max_mb=2)
     assert meta is None and "larger than the upload limit of 2 MB" in message
 
 
@@ -157,10 +157,10 @@ def test_hostile_file_name_is_only_a_label(tmp_path):
     payload = (tmp_path / "f.tif")
     tifffile.imwrite(payload, _frame())
     uri = "data:image/tiff;base64," + base64.b64encode(payload.read_bytes()).decode()
-    meta, message = handle_upload(store, uri, name, max_mb=10)
+    meta, message, *_ = handle_upload(store, uri, name, max_mb=10)
     assert meta["name"] == name  # shown as text by React, which escapes it
     stored = list((store.uploads / meta["upload_id"]).iterdir())
-    assert sorted(p.name for p in stored) == ["frame.npy", "meta.json", "original.tif"]
+    assert sorted(p.name for p in stored) == ["frame.npy", "meta.json", "original.tif", "source.json"]
     assert not (tmp_path / "<script>alert(1)</script>.tif").exists()
 
 

@@ -49,7 +49,7 @@ def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
     page.fill("#iterations", "40")
     page.keyboard.press("Tab")
     page.click("#heal-button")
-    link = page.locator("#download-healed")
+    link = page.locator("#download-healed-tif")
     expect(link).to_be_visible(timeout=120000)
     expect(page.locator("#result-info")).to_contain_text("Healed")
     expect(page.locator("#result-graph .main-svg").first).to_be_visible()

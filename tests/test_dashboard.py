@@ -14,6 +14,7 @@ from dashboard import ids
 from dashboard.callbacks.mask import mask_file_bytes, mask_for, spec_from_inputs
 from dashboard.settings import Settings
 from dashboard.store import Store
+from dip_engine import FrameError
 from dip_engine.masks import DEFAULT_SIGMA, MaskSpec
 
 
@@ -32,7 +33,7 @@ def test_web_process_does_not_import_torch(tmp_path):
 def test_upload_of_a_frame_is_stored(tmp_path, small_tiff):
     path, _, flagged = small_tiff
     store = Store(tmp_path)
-    meta, message = handle_upload(store, _uri(path.read_bytes()), "frame.tif", 10)
+    meta, message, *_ = handle_upload(store, _uri(path.read_bytes()), "frame.tif", 10)
     assert message == "" and meta["shape"] == [96, 96]
     data, mask, meta2 = store.load_upload(meta["upload_id"])
     assert np.array_equal(data, flagged) and mask is None and meta2["name"] == "frame.tif"
@@ -45,14 +46,14 @@ def test_upload_of_a_frame_is_stored(tmp_path, small_tiff):
 ])
 def test_bad_upload_gets_a_message_and_leaves_nothing(tmp_path, name, payload, message):
     store = Store(tmp_path)
-    meta, text = handle_upload(store, _uri(payload), name, 10)
+    meta, text, *_ = handle_upload(store, _uri(payload), name, 10)
     assert meta is None and message in text
     assert list(store.uploads.iterdir()) == []
     assert not (tmp_path.parent / "etc").exists()
 
 
 def test_damaged_base64_is_reported(tmp_path):
-    meta, text = handle_upload(Store(tmp_path), "data:x;base64,@@@", "a.tif", 10)
+    meta, text, *_ = handle_upload(Store(tmp_path), "data:x;base64,@@@", "a.tif", 10)
     assert meta is None and "damaged" in text
 
 
@@ -178,3 +179,36 @@ def test_pages_for_urls(tmp_path, small_tiff):
     assert "There is no job" in str(page_for(store, "/job/nosuchjob", example))
     assert "No jobs yet" in str(page_for(store, "/jobs", example))
     assert "Nothing lives at" in str(page_for(store, "/etc/passwd", example))
+
+
+def test_an_edf_input_is_also_healed_back_to_edf_with_its_header(tmp_path, rings):
+    import fabio.edfimage
+
+    _, flagged, _ = rings
+    src = tmp_path / "f.edf"
+    fabio.edfimage.EdfImage(data=flagged, header={"ExposureTime": "1.5"}).write(str(src))
+    store = Store(tmp_path / "data")
+    meta = store.save_upload("f.edf", src.read_bytes())
+    job_id, _ = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
+    healed = fabio.open(str(store.job_file(job_id, "healed.edf")))
+    assert healed.header.get("ExposureTime") == "1.5" and "xray_heal" in healed.header
+    valid = flagged >= 0
+    assert np.array_equal(healed.data[valid], flagged[valid])
+
+
+def test_a_dataset_and_frame_can_be_chosen_after_upload(tmp_path):
+    import h5py
+
+    path = tmp_path / "two.h5"
+    with h5py.File(path, "w") as f:
+        f["a/img"] = np.random.default_rng(0).poisson(20, (3, 16, 18)).astype(np.int32)
+        f["b/img"] = np.random.default_rng(1).poisson(20, (12, 10)).astype(np.int32)
+    store = Store(tmp_path / "data")
+    outcome = handle_upload(store, _uri(path.read_bytes()), "two.h5", 10)
+    assert outcome.meta is None and outcome.choices == ["a/img", "b/img"]
+    assert "choose one of" in outcome.message
+    meta = store.read_upload(outcome.upload_id, frame=2, dataset="a/img")
+    assert meta["shape"] == [16, 18] and meta["frames"] == 3 and meta["frame"] == 2
+    with pytest.raises(FrameError, match="holds 3 frames"):
+        store.read_upload(outcome.upload_id, frame=5, dataset="a/img")
+    assert store.load_upload(outcome.upload_id)[2]["frame"] == 2  # the last good read stays

@@ -88,3 +88,34 @@ def test_mask_file_nonzero_is_missing(tmp_path):
     assert read_mask(tmp_path / "m.tif", (4, 5)).tolist() == (m != 0).tolist()
     with pytest.raises(FrameError, match="same shape"):
         read_mask(tmp_path / "m.tif", (5, 4))
+
+
+def test_multi_page_tiff_frames(tmp_path):
+    stack = np.arange(3 * 6 * 7, dtype=np.int32).reshape(3, 6, 7)
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    assert np.array_equal(read_frame(tmp_path / "s.tif", frame=2).data, stack[2])
+    assert read_frame(tmp_path / "s.tif").meta["frames"] == 3
+    with pytest.raises(FrameError, match="holds 3 frames"):
+        read_frame(tmp_path / "s.tif", frame=3)
+
+
+def test_exported_rgb_picture_is_cropped_and_flagged(tmp_path):
+    from PIL import Image
+
+    pic = np.full((60, 80, 3), 255, np.uint8)  # white margins
+    pic[10:50, 20:70] = np.random.default_rng(0).integers(0, 200, (40, 50, 3))
+    Image.fromarray(pic).save(tmp_path / "fig.png")
+    frame = read_frame(tmp_path / "fig.png")
+    assert frame.data.shape == (40, 50) and frame.fmt == "picture"
+    assert "not counts" in frame.warnings[0]
+
+
+def test_fabio_formats_round_trip_with_header(tmp_path):
+    import fabio
+
+    data = np.random.default_rng(0).poisson(30, (12, 14)).astype(np.float32)
+    write_frame(tmp_path / "h.edf", data, description="healed", header={"Wavelength": "1.0"})
+    img = fabio.open(str(tmp_path / "h.edf"))
+    assert np.array_equal(img.data, data) and img.header["Wavelength"] == "1.0"
+    write_frame(tmp_path / "h.cbf", data)
+    assert np.array_equal(read_frame(tmp_path / "h.cbf").data, data.astype(np.int32))

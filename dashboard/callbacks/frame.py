@@ -7,7 +7,10 @@ import binascii
 
 from dash import Input, Output, State, html, no_update
 
+from typing import NamedTuple
+
 from dip_engine import FrameError
+from dip_engine.io import DatasetChoice
 
 from .. import ids
 
@@ -24,45 +27,90 @@ def decode_upload(contents: str) -> bytes:
     return base64.b64decode(encoded, validate=True)
 
 
-def handle_upload(store, contents: str, filename: str, max_mb: float) -> tuple[dict | None, str]:
+class Upload(NamedTuple):
+    """What became of an upload: its metadata (None if refused), a message
+    for the page, and the stored upload a dataset or frame can be read from."""
+
+    meta: dict | None
+    message: str
+    upload_id: str | None = None
+    choices: list | None = None
+
+
+def handle_upload(store, contents: str, filename: str, max_mb: float) -> Upload:
     """Decode a dcc.Upload payload and store it.
 
-    Returns
-    -------
-    (meta, message) : meta is None when the file was refused, and message
-    says why (the caller keeps the frame it had); for an accepted file the
-    message holds warnings, if any.
+    A refused file leaves the page's frame as it was; the message says why
+    (for an accepted file it holds warnings, if any). An HDF5 file with
+    several image datasets is kept, with the datasets to choose from.
     """
     filename = filename or "upload"
     if len(contents) * 3 / 4 > max_mb * 2**20:  # base64 holds 3 bytes in 4 characters
-        return None, f"{filename}: the file is larger than the upload limit of {max_mb:g} MB (XRAY_HEAL_MAX_UPLOAD_MB)"
+        return Upload(None, f"{filename}: the file is larger than the upload limit of {max_mb:g} MB "
+                            "(XRAY_HEAL_MAX_UPLOAD_MB)")
     try:
         payload = decode_upload(contents)
     except (ValueError, binascii.Error):
-        return None, f"{filename}: the upload arrived damaged; please try again"
+        return Upload(None, f"{filename}: the upload arrived damaged; please try again")
     try:
         meta = store.save_upload(filename, payload)
+    except DatasetChoice as exc:
+        return Upload(None, f"{exc}. Pick one under 'Dataset' and press Read.", exc.upload_id, exc.choices)
     except FrameError as exc:
-        return None, str(exc)
-    return meta, " ".join(f"Note: {w}." for w in meta.get("warnings", []))
+        return Upload(None, str(exc))
+    message = " ".join(f"Note: {w}." for w in meta.get("warnings", []))
+    return Upload(meta, message, meta["upload_id"], meta.get("datasets"))
+
+
+def describe_frames(meta: dict) -> str:
+    frames = meta.get("frames", 1)
+    where = f" of dataset {meta['dataset']}" if meta.get("dataset") else ""
+    return f"frame {meta.get('frame', 0)} of {frames}{where}" if frames > 1 or where else ""
 
 
 def register(app, store, max_upload_mb: float) -> None:
     @app.callback(
         Output(ids.FRAME_STORE, "data"),
         Output(ids.MESSAGE, "children"),
+        Output(ids.SOURCE_STORE, "data"),
+        Output(ids.DATASET, "options"),
         Input(ids.UPLOAD, "contents"),
         State(ids.UPLOAD, "filename"),
         prevent_initial_call=True,
     )
     def on_upload(contents, filename):
         if not contents:
-            return no_update, no_update
-        meta, message = handle_upload(store, contents, filename, max_upload_mb)
-        if meta is None:
-            return no_update, html.Span(message, className="error")
-        return meta, html.Span(message, className="warning") if message else ""
+            return no_update, no_update, no_update, no_update
+        outcome = handle_upload(store, contents, filename, max_upload_mb)
+        source = outcome.upload_id or no_update
+        options = outcome.choices or []
+        if outcome.meta is None:
+            return no_update, html.Span(outcome.message, className="error"), source, options
+        message = html.Span(outcome.message, className="warning") if outcome.message else ""
+        return outcome.meta, message, source, options
+
+    @app.callback(
+        Output(ids.FRAME_STORE, "data", allow_duplicate=True),
+        Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Input(ids.READ_BUTTON, "n_clicks"),
+        State(ids.SOURCE_STORE, "data"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.FRAME_INDEX, "value"),
+        State(ids.DATASET, "value"),
+        prevent_initial_call=True,
+    )
+    def on_read(_n, source, meta, frame, dataset):
+        upload_id = source or (meta or {}).get("upload_id")
+        if not upload_id:
+            return no_update, html.Span("Upload a file first.", className="error")
+        try:
+            return store.read_upload(upload_id, frame or 0, dataset), ""
+        except (FrameError, KeyError) as exc:
+            return no_update, html.Span(str(exc).strip("'"), className="error")
 
     @app.callback(Output(ids.FRAME_INFO, "children"), Input(ids.FRAME_STORE, "data"))
     def on_frame(meta):
-        return describe(meta) if meta else "No frame loaded."
+        if not meta:
+            return "No frame loaded."
+        extra = describe_frames(meta)
+        return describe(meta) + (f" ({extra})" if extra else "")

@@ -97,6 +97,9 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
 #: Files of a job bundle offered on the result and review pages, with labels.
 DOWNLOADS = [
     ("healed.tif", "healed frame (TIFF, input units)"),
+    ("healed.edf", "healed frame (EDF, input header)"),
+    ("healed.cbf", "healed frame (CBF, input header)"),
+    ("healed.npy", "healed frame (NPY)"),
     ("mask.npy", "mask (NPY, True = healed)"),
     ("uncertainty.tif", "uncertainty (TIFF)"),
     ("profiles.json", "profiles (JSON)"),
@@ -104,9 +107,17 @@ DOWNLOADS = [
 ]
 
 
-def downloads(job_id: str) -> list:
-    return [html.A(label, href=f"/download/{job_id}/{name}", download=name, id=f"download-{name.split('.')[0]}")
-            for name, label in DOWNLOADS]
+def downloads(store, job_id: str) -> list:
+    """Links to the files the job's bundle holds."""
+    links = []
+    for name, label in DOWNLOADS:
+        try:
+            store.job_file(job_id, name)
+        except KeyError:
+            continue
+        links.append(html.A(label, href=f"/download/{job_id}/{name}", download=name,
+                            id=f"download-{name.replace('.', '-')}"))
+    return links
 
 
 def register(app, store, manager, slots: int = 1) -> None:
@@ -180,4 +191,4 @@ def result_view(store, job_id: str, record: dict):
         profile_fig, profile_style = profile_figure(curves), _SHOWN
     except KeyError:
         profile_fig, profile_style = {}, _HIDDEN
-    return fig, _SHOWN, info, downloads(job_id), profile_fig, profile_style
+    return fig, _SHOWN, info, downloads(store, job_id), profile_fig, profile_style
