@@ -84,18 +84,30 @@ def _image_trace(source: str, stride: int, name: str, **kw) -> go.Image:
                     hovertemplate="row %{y:.0f}, col %{x:.0f}<extra></extra>", **kw)
 
 
+#: Trace indices of :func:`frame_figure`.
+FRAME_TRACE, MASK_TRACE, FRAME_TILE, MASK_TILE = 0, 1, 2, 3
+
+
+def _valid_counts(image: np.ndarray) -> np.ndarray:
+    return np.isfinite(image) & (image >= 0)
+
+
 def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figure:
     """Frame on a log scale with the mask overlaid, ready for drawing shapes.
 
-    Trace 0 is the frame, trace 1 the mask overlay (update its ``source``
-    with :func:`mask_overlay_source` to redraw the mask alone).
+    Traces (see the *_TRACE/_TILE constants): the downsampled frame, its mask
+    overlay (update its ``source`` with :func:`mask_overlay_source`), and two
+    hidden full-resolution tiles that :func:`tile_patch` fills when the view
+    is zoomed in far enough to show single pixels.
     """
     stride = display_stride(image.shape)
     valid = ~np.asarray(mask, bool)
     levels = log_levels(image, valid)
     fig = go.Figure([
-        _image_trace(png_uri(colorize(image, np.isfinite(image) & (image >= 0), levels, stride)), stride, "frame"),
+        _image_trace(png_uri(colorize(image, _valid_counts(image), levels, stride)), stride, "frame"),
         _image_trace(png_uri(mask_rgba(mask, stride)), stride, "mask"),
+        go.Image(source=None, visible=False, name="frame tile", hoverinfo="skip"),
+        go.Image(source=None, visible=False, name="mask tile", hoverinfo="skip"),
     ])
     fig.update_layout(
         dragmode="drawrect",
@@ -110,8 +122,51 @@ def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figur
 
 
 def mask_overlay_source(mask: np.ndarray) -> str:
-    """New ``source`` for trace 1 of :func:`frame_figure`."""
+    """New ``source`` for the mask trace of :func:`frame_figure`."""
     return png_uri(mask_rgba(mask, display_stride(mask.shape)))
+
+
+def view_window(layout: dict, shape) -> tuple[int, int, int, int] | None:
+    """(row0, row1, col0, col1) of full-resolution pixels a zoomed view shows,
+    from a figure layout or a relayoutData event; None when not zoomed in
+    enough for full-resolution tiles (or the frame needs none)."""
+    if display_stride(shape) == 1 or not layout:
+        return None
+    try:
+        if "xaxis.range[0]" in layout:  # a zoom by the user
+            xs = layout["xaxis.range[0]"], layout["xaxis.range[1]"]
+            ys = layout["yaxis.range[0]"], layout["yaxis.range[1]"]
+        elif "xaxis.range" in layout:  # a zoom set in code
+            xs, ys = layout["xaxis.range"], layout["yaxis.range"]
+        else:
+            xs, ys = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    except (KeyError, TypeError):
+        return None
+    c0, c1 = sorted(float(x) for x in xs)
+    r0, r1 = sorted(float(y) for y in ys)
+    r0, c0 = max(0, int(np.floor(r0))), max(0, int(np.floor(c0)))
+    r1, c1 = min(shape[0], int(np.ceil(r1)) + 1), min(shape[1], int(np.ceil(c1)) + 1)
+    if r1 <= r0 or c1 <= c0 or max(r1 - r0, c1 - c0) > DISPLAY_SIDE:
+        return None
+    return r0, r1, c0, c1
+
+
+def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, frame: bool = True):
+    """Fill (or with ``window`` None hide) the full-resolution tiles of a frame figure Patch."""
+    traces = (FRAME_TILE, MASK_TILE) if frame else (MASK_TILE,)
+    if window is None:
+        for t in traces:
+            patch["data"][t]["visible"] = False
+        return patch
+    r0, r1, c0, c1 = window
+    crop = np.s_[r0:r1, c0:c1]
+    sources = {MASK_TILE: png_uri(mask_rgba(mask[crop], 1))}
+    if frame:
+        levels = log_levels(image, ~np.asarray(mask, bool))
+        sources[FRAME_TILE] = png_uri(colorize(image[crop], _valid_counts(image[crop]), levels, 1))
+    for t, source in sources.items():
+        patch["data"][t].update(source=source, x0=c0, y0=r0, dx=1, dy=1, visible=True)
+    return patch
 
 
 def preview_uri(image: np.ndarray, levels, side: int = 384) -> str:

@@ -212,3 +212,23 @@ def test_a_dataset_and_frame_can_be_chosen_after_upload(tmp_path):
     with pytest.raises(FrameError, match="holds 3 frames"):
         store.read_upload(outcome.upload_id, frame=5, dataset="a/img")
     assert store.load_upload(outcome.upload_id)[2]["frame"] == 2  # the last good read stays
+
+
+def test_zoomed_views_get_full_resolution_tiles():
+    from dash import Patch
+
+    from dashboard.figures import FRAME_TILE, MASK_TILE, frame_figure, tile_patch, view_window
+
+    image = np.random.default_rng(0).poisson(10, (2100, 300)).astype(np.float64)
+    mask = np.zeros(image.shape, bool)
+    mask[1000:1005] = True
+    fig = frame_figure(image, mask, "r")
+    assert not fig.data[FRAME_TILE].visible and not fig.data[MASK_TILE].visible
+    zoom = {"xaxis.range[0]": 10.2, "xaxis.range[1]": 60, "yaxis.range[0]": 1100, "yaxis.range[1]": 990}
+    window = view_window(zoom, image.shape)
+    assert window == (990, 1101, 10, 61)
+    assert view_window({"xaxis.range[0]": 0, "xaxis.range[1]": 300, "yaxis.range[0]": 2100,
+                        "yaxis.range[1]": 0}, image.shape) is None  # not zoomed in enough
+    assert view_window(zoom, (500, 300)) is None  # a small frame is shown at full resolution
+    patch = tile_patch(Patch(), image, mask, window).to_plotly_json()
+    assert len(patch["operations"]) == 2

@@ -15,7 +15,8 @@ from dip_engine.io import write_mask
 from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MaskSpec, build_mask, summary
 
 from .. import ids
-from ..figures import frame_figure, mask_overlay_source
+from ..figures import (MASK_TRACE, display_stride, frame_figure, mask_overlay_source, tile_patch,
+                       view_window)
 from .frame import decode_upload
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
@@ -134,8 +135,32 @@ def register(app, store) -> None:
         if new_frame:
             return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params)
         patch = Patch()
-        patch["data"][1]["source"] = mask_overlay_source(mask)
+        patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
+        window = view_window(figure.get("layout", {}), mask.shape)
+        if window is not None:  # zoomed in: the full-resolution mask tile follows
+            tile_patch(patch, image, mask, window, frame=False)
         return patch, describe_mask(mask, params)
+
+    @app.callback(
+        Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Input(ids.GRAPH, "relayoutData"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.GRAPH, "figure"),
+        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        prevent_initial_call=True,
+    )
+    def on_zoom(relayout, meta, figure, *values):
+        """Full-resolution tiles when the view is zoomed in on a downsampled frame."""
+        if not meta or not relayout or not any(k.startswith(("xaxis.", "yaxis.")) for k in relayout):
+            return no_update
+        if (figure or {}).get("layout", {}).get("uirevision") != meta["upload_id"]:
+            return no_update
+        shape = tuple(meta["shape"])
+        window = None if "xaxis.autorange" in relayout else view_window(relayout, shape)
+        if window is None and display_stride(shape) == 1:
+            return no_update
+        image, mask, _ = mask_for(store, meta, spec_from_page(figure, values)) if window else (None, None, None)
+        return tile_patch(Patch(), image, mask, window)
 
     @app.callback(
         Output(ids.MASK_FILE_STORE, "data"),
