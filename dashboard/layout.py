@@ -120,6 +120,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
     return html.Main([
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
         dcc.Store(id=ids.MASK_FILE_STORE),
+        dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([

@@ -153,8 +153,11 @@ class Store:
         mask = np.load(mask_path) if mask_path.is_file() else None
         return data, mask, json.loads((folder / "meta.json").read_text())
 
-    def auto_mask(self, upload_id: str, image: np.ndarray, sigma: float, contrast: float):
-        """(mask, params) of :func:`dip_engine.masks.auto_mask`, cached beside the upload."""
+    def auto_mask(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float):
+        """(mask, params) of :func:`dip_engine.masks.auto_mask`, cached beside the upload.
+
+        With ``image`` None only the cache is read: None when it holds nothing yet.
+        """
         from dip_engine.masks import auto_mask
 
         folder = self.uploads / check_id(upload_id)
@@ -162,6 +165,8 @@ class Store:
         path, info = folder / f"{key}.npy", folder / f"{key}.json"
         if path.is_file() and info.is_file():
             return np.load(path), json.loads(info.read_text())
+        if image is None:
+            return None
         mask, params = auto_mask(image, sigma=sigma, contrast=contrast)
         np.save(path, mask)
         _write_json(info, params)

@@ -232,3 +232,15 @@ def test_zoomed_views_get_full_resolution_tiles():
     assert view_window(zoom, (500, 300)) is None  # a small frame is shown at full resolution
     patch = tile_patch(Patch(), image, mask, window).to_plotly_json()
     assert len(patch["operations"]) == 2
+
+
+def test_an_auto_mask_not_computed_yet_can_be_left_for_later(tmp_path, small_tiff):
+    path, _, flagged = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
+    _, mask, params = mask_for(store, meta, spec, wait_for_auto=False)
+    assert params == {"pending": True} and mask.sum() == (flagged < 0).sum()
+    _, full, params = mask_for(store, meta, spec)
+    assert "center" in params and full.sum() > mask.sum()
+    assert mask_for(store, meta, spec, wait_for_auto=False)[2] == params  # now cached

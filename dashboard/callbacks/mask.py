@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import re
 import tempfile
 from pathlib import Path
@@ -68,21 +69,37 @@ def spec_from_page(figure: dict | None, values) -> MaskSpec:
     return spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
 
 
-def mask_for(store, meta: dict, spec: MaskSpec) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(frame, mask, auto-mask parameters) of an upload under a spec."""
+#: Frames above this many pixels are shown before their auto mask is ready.
+DEFER_AUTO_PIXELS = 4_000_000
+
+
+def mask_for(store, meta: dict, spec: MaskSpec, wait_for_auto: bool = True):
+    """(frame, mask, auto-mask parameters) of an upload under a spec.
+
+    With ``wait_for_auto`` False, an auto mask not computed yet is left out
+    (params then say ``{"pending": True}``) instead of computed now.
+    """
     upload_id = meta["upload_id"]
     image, stored, _ = store.load_upload(upload_id)
     user = store.user_mask(upload_id)
     base = stored if user is None else (user if stored is None else stored | user)
-    auto, params = (store.auto_mask(upload_id, image, spec.sigma, spec.contrast) if spec.auto
-                    else (None, {}))
+    auto, params = None, {}
+    if spec.auto:
+        cached = store.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast)
+        if cached is None:
+            spec = dataclasses.replace(spec, auto=False)
+            params = {"pending": True}
+        else:
+            auto, params = cached
     return image, build_mask(image, spec, base, auto), params
 
 
 def describe_mask(mask: np.ndarray, params: dict) -> list:
     s = summary(mask)
     lines = [html.Div(f"Masked: {100 * s['fraction']:.2f} % ({s['pixels']} pixels, {s['components']} regions)")]
-    if params:
+    if params.get("pending"):
+        lines.append(html.Div("Auto mask: finding gaps, beamstop and arm, hot pixels…"))
+    elif params:
         c = params["center"]
         px = params["pixels"]
         lines.append(html.Div(
@@ -110,6 +127,7 @@ def register(app, store) -> None:
     @app.callback(
         Output(ids.GRAPH, "figure"),
         Output(ids.MASK_SUMMARY, "children"),
+        Output(ids.AUTO_PENDING, "data"),
         Input(ids.FRAME_STORE, "data"),
         Input(ids.MASK_FILE_STORE, "data"),
         Input(ids.GRAPH, "relayoutData"),
@@ -119,10 +137,10 @@ def register(app, store) -> None:
     def on_mask_change(meta, _mask_file, relayout, *rest):
         *values, figure = rest
         if not meta:
-            return {}, ""
+            return {}, "", no_update
         triggers = set(ctx.triggered_prop_ids.values())
         if triggers == {ids.GRAPH} and not _touches_shapes(relayout):
-            return no_update, no_update  # zoom, pan, autosize: the mask is unchanged
+            return no_update, no_update, no_update  # zoom, pan, autosize: the mask is unchanged
         # a full figure for a new frame, or when the page still shows another
         # frame's figure (a Patch would land on the wrong figure)
         shown = (figure or {}).get("layout", {}).get("uirevision")
@@ -131,14 +149,35 @@ def register(app, store) -> None:
         if not new_frame and relayout and "shapes" in relayout:
             shapes = relayout["shapes"]
         spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
-        image, mask, params = mask_for(store, meta, spec)
+        # a big new frame is shown at once; its auto mask follows (on_auto_pending)
+        big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
+        image, mask, params = mask_for(store, meta, spec, wait_for_auto=not big)
+        pending = meta["upload_id"] if params.get("pending") else no_update
         if new_frame:
-            return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params)
+            return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params), pending
         patch = Patch()
         patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
         window = view_window(figure.get("layout", {}), mask.shape)
         if window is not None:  # zoomed in: the full-resolution mask tile follows
             tile_patch(patch, image, mask, window, frame=False)
+        return patch, describe_mask(mask, params), pending
+
+    @app.callback(
+        Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Output(ids.MASK_SUMMARY, "children", allow_duplicate=True),
+        Input(ids.AUTO_PENDING, "data"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.GRAPH, "figure"),
+        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        prevent_initial_call=True,
+    )
+    def on_auto_pending(upload_id, meta, figure, *values):
+        """A big frame's auto mask, computed (and cached) once the frame is shown."""
+        if not upload_id or not meta or meta["upload_id"] != upload_id:
+            return no_update, no_update
+        image, mask, params = mask_for(store, meta, spec_from_page(figure, values))
+        patch = Patch()
+        patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
         return patch, describe_mask(mask, params)
 
     @app.callback(
