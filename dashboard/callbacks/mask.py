@@ -109,6 +109,16 @@ def describe_mask(mask: np.ndarray, params: dict) -> list:
     return lines
 
 
+def mask_patch(image: np.ndarray, mask: np.ndarray, figure: dict) -> Patch:
+    """Redraw only the mask of the shown frame figure (and its tile when zoomed in)."""
+    patch = Patch()
+    patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
+    window = view_window((figure or {}).get("layout", {}), mask.shape)
+    if window is not None:
+        tile_patch(patch, image, mask, window, frame=False)
+    return patch
+
+
 def _touches_shapes(relayout) -> bool:
     """Whether a relayoutData event drew, erased or moved a shape."""
     return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
@@ -155,12 +165,7 @@ def register(app, store) -> None:
         pending = meta["upload_id"] if params.get("pending") else no_update
         if new_frame:
             return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params), pending
-        patch = Patch()
-        patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
-        window = view_window(figure.get("layout", {}), mask.shape)
-        if window is not None:  # zoomed in: the full-resolution mask tile follows
-            tile_patch(patch, image, mask, window, frame=False)
-        return patch, describe_mask(mask, params), pending
+        return mask_patch(image, mask, figure), describe_mask(mask, params), pending
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),
@@ -176,9 +181,7 @@ def register(app, store) -> None:
         if not upload_id or not meta or meta["upload_id"] != upload_id:
             return no_update, no_update
         image, mask, params = mask_for(store, meta, spec_from_page(figure, values))
-        patch = Patch()
-        patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
-        return patch, describe_mask(mask, params)
+        return mask_patch(image, mask, figure), describe_mask(mask, params)
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),
