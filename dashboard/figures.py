@@ -26,7 +26,7 @@ _LUT = np.array(
     dtype=np.uint8,
 )
 MASK_RGBA = (255, 64, 64, 150)
-DRAW_BUTTONS = ["drawrect", "drawcircle", "drawclosedpath", "eraseshape"]
+DRAW_BUTTONS = ["drawrect", "drawcircle", "drawclosedpath", "drawline", "eraseshape"]
 
 
 def display_stride(shape, side: int = DISPLAY_SIDE) -> int:

@@ -22,6 +22,7 @@ AUTO_PENDING = "auto-pending"
 MASK_FORMAT = "mask-format"
 MASK_DOWNLOAD_BUTTON = "mask-download-button"
 MASK_DOWNLOAD = "mask-download"
+LINE_WIDTH = "line-width"
 BOX_THRESHOLD = "box-threshold"
 ROW_THRESHOLD = "row-threshold"
 COL_THRESHOLD = "col-threshold"
@@ -43,4 +44,4 @@ PROFILE_GRAPH = "profile-graph"
 DOWNLOADS = "downloads"
 
 #: Controls whose ``value`` shapes the mask, in the order callbacks take them.
-MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT]
+MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, LINE_WIDTH, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT]

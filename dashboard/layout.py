@@ -49,9 +49,11 @@ def controls() -> html.Div:
                     DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
             _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.5, 10, 0.5,
                     DEFAULTS[ids.CONTRAST], {1.5: "1.5", 3: "3", 10: "10"}),
-            html.P("Draw boxes, circles or closed paths on the frame to add the beamstop, its "
-                   "holder or anything else; erase a shape with the eraser. The detector's own "
-                   "flags (negative, NaN) are always masked.", className="hint"),
+            html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
+                   "its holder or anything else; drag a shape to move it, erase it with the eraser. "
+                   "The detector's own flags (negative, NaN) are always masked.", className="hint"),
+            _slider(ids.LINE_WIDTH, "Drawn lines (holder arm): width in pixels", 1, 60, 1,
+                    DEFAULTS[ids.LINE_WIDTH], {1: "1", 8: "8", 60: "60"}),
             html.Div([
                 html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
                            htmlFor=ids.BOX_THRESHOLD),

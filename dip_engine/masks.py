@@ -104,6 +104,20 @@ def polygon_mask(shape: tuple[int, int], rows: Iterable[float], cols: Iterable[f
     return mask
 
 
+def thick_line_mask(shape: tuple[int, int], start: Sequence[float], end: Sequence[float],
+                    width: float) -> np.ndarray:
+    """Pixels within ``width / 2`` of the segment from ``start`` to ``end`` ((row, col) each).
+
+    The beamstop holder seen as a thick line from the beamstop outwards.
+    """
+    rr, cc = np.indices(shape, dtype=np.float64)
+    (r0, c0), (r1, c1) = start, end
+    dr, dc = r1 - r0, c1 - c0
+    length2 = dr * dr + dc * dc
+    t = np.clip(((rr - r0) * dr + (cc - c0) * dc) / length2, 0, 1) if length2 > 0 else 0.0
+    return np.hypot(rr - (r0 + t * dr), cc - (c0 + t * dc)) <= max(width, 1.0) / 2
+
+
 def line_mask(image: np.ndarray, row_threshold: float = 0.0, col_threshold: float = 0.0) -> np.ndarray:
     """Whole rows and columns that hold too few valid, non-zero pixels.
 
@@ -182,6 +196,10 @@ class MaskSpec:
         Bounding boxes of ellipses (drawn circles).
     polygons : list of [[rows...], [cols...]]
         Closed polygons (e.g. the beamstop holder).
+    lines : list of [row0, col0, row1, col1]
+        Segments masked :attr:`line_width` pixels wide (the holder arm).
+    line_width : float
+        Width of the ``lines`` in pixels.
     row_threshold, col_threshold : float
         :func:`line_mask` thresholds (0 = off).
     grow : int
@@ -199,6 +217,8 @@ class MaskSpec:
     box_threshold: float | None = None
     ellipses: list = field(default_factory=list)
     polygons: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+    line_width: float = 8.0
     row_threshold: float = 0.0
     col_threshold: float = 0.0
     grow: int = 0
@@ -243,6 +263,7 @@ def build_mask(
     parts += [box_mask(image, b, spec.box_threshold) for b in spec.boxes]
     parts += [ellipse_mask(shape, b) for b in spec.ellipses]
     parts += [polygon_mask(shape, rows, cols) for rows, cols in spec.polygons]
+    parts += [thick_line_mask(shape, (r0, c0), (r1, c1), spec.line_width) for r0, c0, r1, c1 in spec.lines]
     if spec.row_threshold or spec.col_threshold:
         parts.append(line_mask(image, spec.row_threshold, spec.col_threshold))
     mask = grow(combine(shape, *parts), spec.grow)

@@ -71,6 +71,7 @@ def test_plotly_shapes_become_a_mask_spec():
     assert spec.boxes == [[30.5, 40.0, 10.0, 20.0]]
     assert spec.ellipses == [[2.0, 4.0, 1.0, 3.0]]
     assert spec.polygons == [[[20.0, 20.0, 40.0], [10.0, 30.0, 30.0]]]
+    assert spec.lines == [[0.0, 0.0, 1.0, 1.0]] and spec.line_width == 8.0
     assert (spec.box_threshold, spec.row_threshold, spec.col_threshold, spec.grow) == (15.0, 0.2, 0.0, 2)
 
 

@@ -137,3 +137,14 @@ def test_grains_of_a_spotty_ring_are_data_not_outliers():
     m = outlier_mask(img, valid, center=(50, 50))
     assert m[10, 90] and m.sum() == 1
     assert outlier_mask(img, valid).sum() == 13  # without a centre every spot is odd
+
+
+def test_thick_line_for_the_holder_arm():
+    from dip_engine.masks import thick_line_mask
+
+    m = thick_line_mask((50, 50), (25, 25), (25, 45), width=6)
+    assert m[25, 25:46].all() and m[22, 30] and not m[21, 30] and not m[25, 49]
+    spec = MaskSpec(lines=[[10, 5, 10, 40]], line_width=3, use_flags=False)
+    built = build_mask(np.ones((20, 50)), spec)
+    assert built[9:12, 5:41].all()
+    assert not built[8].any() and not built[12].any() and not built[:, :4].any() and not built[:, 42:].any()

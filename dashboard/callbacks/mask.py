@@ -23,7 +23,8 @@ from .frame import decode_upload
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
 #: Initial values of the mask controls (ids.MASK_CONTROLS order).
-DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.BOX_THRESHOLD: None,
+DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
+            ids.BOX_THRESHOLD: None,
             ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
 
 
@@ -48,6 +49,7 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
         row_threshold=float(v[ids.ROW_THRESHOLD]),
         col_threshold=float(v[ids.COL_THRESHOLD]),
         grow=int(v[ids.GROW]),
+        line_width=float(v[ids.LINE_WIDTH]),
         invert="invert" in (v[ids.INVERT] or []),
     )
     for shape in shapes or []:
@@ -59,6 +61,8 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
             rows, cols = _path_vertices(shape["path"])
             if len(rows) >= 3:
                 spec.polygons.append([rows, cols])
+        elif kind == "line":
+            spec.lines.append([float(shape[k]) for k in ("y0", "x0", "y1", "x1")])
     return spec
 
 
