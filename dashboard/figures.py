@@ -117,6 +117,7 @@ def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figur
         yaxis=dict(autorange="reversed", scaleanchor="x", title="row"),
         xaxis=dict(title="column"),
         height=620,
+        meta={"levels": list(levels)},  # the zoom tiles use the same colour scale
     )
     return fig
 
@@ -151,8 +152,13 @@ def view_window(layout: dict, shape) -> tuple[int, int, int, int] | None:
     return r0, r1, c0, c1
 
 
-def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, frame: bool = True):
-    """Fill (or with ``window`` None hide) the full-resolution tiles of a frame figure Patch."""
+def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, levels=None):
+    """Fill (or with ``window`` None hide) the full-resolution tiles of a frame figure Patch.
+
+    With the figure's display ``levels`` (its ``layout.meta``) both tiles are
+    drawn; without them only the mask tile.
+    """
+    frame = levels is not None
     traces = (FRAME_TILE, MASK_TILE) if frame else (MASK_TILE,)
     if window is None:
         for t in traces:
@@ -162,7 +168,6 @@ def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, frame: bool =
     crop = np.s_[r0:r1, c0:c1]
     sources = {MASK_TILE: png_uri(mask_rgba(mask[crop], 1))}
     if frame:
-        levels = log_levels(image, ~np.asarray(mask, bool))
         sources[FRAME_TILE] = png_uri(colorize(image[crop], _valid_counts(image[crop]), levels, 1))
     for t, source in sources.items():
         patch["data"][t].update(source=source, x0=c0, y0=r0, dx=1, dy=1, visible=True)

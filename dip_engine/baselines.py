@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import mirror_image, polar_coordinates
+from .geometry import mirror_image, polar_coordinates, radial_profile
 from .intensity import log_counts, paste
 
 
@@ -61,7 +61,6 @@ def polar_log_fill(y: np.ndarray, valid: np.ndarray, center) -> np.ndarray:
     out = flat_y.copy()
     order = np.lexsort((phi, ring))
     bounds = np.searchsorted(ring[order], np.arange(ring.max() + 2))
-    ring_mean = np.full(ring.max() + 1, np.nan)
     empty_rings = []
     for k in np.unique(ring[~flat_valid]):
         idx = order[bounds[k]: bounds[k + 1]]
@@ -73,13 +72,10 @@ def polar_log_fill(y: np.ndarray, valid: np.ndarray, center) -> np.ndarray:
         else:
             empty_rings.append(idx)
     if empty_rings:
-        counts = np.bincount(ring[flat_valid], minlength=ring.max() + 1)
-        sums = np.bincount(ring[flat_valid], weights=flat_y[flat_valid], minlength=ring.max() + 1)
-        have = counts > 0
-        ring_mean[have] = sums[have] / counts[have]
-        radii = np.flatnonzero(have)
+        radius, ring_mean = radial_profile(y, valid, center)
+        have = np.isfinite(ring_mean)
         for idx in empty_rings:
-            out[idx] = np.interp(ring[idx], radii, ring_mean[radii])
+            out[idx] = np.interp(ring[idx], radius[have], ring_mean[have])
     return out.reshape(y.shape)
 
 

@@ -294,9 +294,10 @@ class _Problem:
         """RMSE of log10(1 + I) on the held-out pixels, for a network output."""
         if not self.hidden.any():
             return None
-        idx = torch.from_numpy(np.flatnonzero(self.hidden)).to(device)
-        truth = torch.from_numpy(log_counts(self.image, self.hidden).ravel()[idx.cpu().numpy()]).to(device)
-        base = torch.from_numpy(self.space.base.ravel()[idx.cpu().numpy()]).to(device)
+        flat = np.flatnonzero(self.hidden)
+        idx = torch.from_numpy(flat).to(device)
+        truth = torch.from_numpy(log_counts(self.image, self.hidden).ravel()[flat]).to(device)
+        base = torch.from_numpy(self.space.base.ravel()[flat]).to(device)
         space = self.space
 
         def score(t: torch.Tensor) -> float:

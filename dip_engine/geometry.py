@@ -216,7 +216,8 @@ def polar_model(
     circular window of ``window_deg`` (normalised convolution, so masked
     cells borrow from their ring neighbours), and interpolated back to each
     pixel linearly in radius. Cells whose window holds no valid pixel take
-    the ring's azimuthal mean (:func:`radial_model`).
+    the ring's azimuthal mean (:func:`radial_profile`, interpolated over
+    rings without data).
 
     Returns
     -------
@@ -233,18 +234,15 @@ def polar_model(
     size = max(1, int(round(window_deg / 360 * sectors)))
     sums = ndimage.uniform_filter1d(sums, size, axis=1, mode="wrap")
     counts = ndimage.uniform_filter1d(counts, size, axis=1, mode="wrap")
-    radial = radial_model(values, valid, center, bin_width)
-    _, ring_mean = radial_profile(values, valid, center, bin_width)
+    radius, ring_mean = radial_profile(values, valid, center, bin_width)
     have = np.isfinite(ring_mean)
-    ring_fill = np.interp(np.arange(n_r) * bin_width, np.arange(len(ring_mean))[have] * bin_width,
-                          ring_mean[have])
+    ring_fill = np.interp(np.arange(n_r) * bin_width, radius[have], ring_mean[have])
     with np.errstate(invalid="ignore", divide="ignore"):
         table = np.where(counts > 1e-9, sums / counts, ring_fill[:, None])
     lower = np.clip(np.floor(pos).astype(np.int64), 0, n_r - 1)
     upper = np.clip(lower + 1, 0, n_r - 1)
     frac = pos - np.floor(pos)
-    model = (1 - frac) * table[lower, sector] + frac * table[upper, sector]
-    return np.where(np.isfinite(model), model, radial)
+    return (1 - frac) * table[lower, sector] + frac * table[upper, sector]
 
 
 def azimuthal_profile(

@@ -231,7 +231,7 @@ def test_zoomed_views_get_full_resolution_tiles():
     assert view_window({"xaxis.range[0]": 0, "xaxis.range[1]": 300, "yaxis.range[0]": 2100,
                         "yaxis.range[1]": 0}, image.shape) is None  # not zoomed in enough
     assert view_window(zoom, (500, 300)) is None  # a small frame is shown at full resolution
-    patch = tile_patch(Patch(), image, mask, window).to_plotly_json()
+    patch = tile_patch(Patch(), image, mask, window, levels=fig.layout.meta["levels"]).to_plotly_json()
     assert len(patch["operations"]) == 2
 
 

@@ -119,7 +119,7 @@ def mask_patch(image: np.ndarray, mask: np.ndarray, figure: dict) -> Patch:
     patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
     window = view_window((figure or {}).get("layout", {}), mask.shape)
     if window is not None:
-        tile_patch(patch, image, mask, window, frame=False)
+        tile_patch(patch, image, mask, window)
     return patch
 
 
@@ -206,7 +206,7 @@ def register(app, store) -> None:
         if window is None and display_stride(shape) == 1:
             return no_update
         image, mask, _ = mask_for(store, meta, spec_from_page(figure, values)) if window else (None, None, None)
-        return tile_patch(Patch(), image, mask, window)
+        return tile_patch(Patch(), image, mask, window, levels=figure["layout"]["meta"]["levels"])
 
     @app.callback(
         Output(ids.MASK_FILE_STORE, "data"),
