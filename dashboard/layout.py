@@ -47,8 +47,8 @@ def controls() -> html.Div:
                           value=DEFAULTS[ids.AUTO], className="control"),
             _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 5, 100, 1,
                     DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
-            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.5, 10, 0.5,
-                    DEFAULTS[ids.CONTRAST], {1.5: "1.5", 3: "3", 10: "10"}),
+            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.1, 5, 0.1,
+                    DEFAULTS[ids.CONTRAST], {1.1: "1.1", 1.4: "1.4", 2: "2", 3: "3", 5: "5"}),
             html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
                    "its holder or anything else; drag a shape to move it, erase it with the eraser. "
                    "The detector's own flags (negative, NaN) are always masked.", className="hint"),
@@ -66,6 +66,10 @@ def controls() -> html.Div:
             _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", -3, 10, 1, 0),
             dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
                           className="control"),
+            html.Div([
+                html.Button("Undo", id=ids.UNDO, n_clicks=0, disabled=True, title="Undo the last mask edit"),
+                html.Button("Redo", id=ids.REDO, n_clicks=0, disabled=True, title="Redo the edit undone"),
+            ], className="buttons"),
             html.Div(id=ids.MASK_SUMMARY, className="info"),
             dcc.Upload(id=ids.MASK_UPLOAD, children=html.Div(["Add a mask file (NPY, TIFF, EDF, .msk; "
                                                               "nonzero = missing)"]),
@@ -123,6 +127,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.FRAME_STORE, data=initial_frame),
         dcc.Store(id=ids.MASK_FILE_STORE),
         dcc.Store(id=ids.AUTO_PENDING),
+        dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([

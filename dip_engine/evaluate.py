@@ -3,6 +3,8 @@
 The hidden pixels are shaped like real occlusions (beamstop-sized discs,
 arm-like thick lines, gap-like rows and columns), placed on valid pixels
 away from the existing mask. The score is the RMSE of log10(1 + I) on them.
+Automatic masks are scored against hand-drawn references
+(:func:`shadow_agreement`).
 """
 
 from __future__ import annotations
@@ -212,3 +214,32 @@ def profiles(
         out["radius"], out["chi"] = radius.tolist(), chi.tolist()
         out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
     return out
+
+
+def shadow_agreement(parts: dict[str, np.ndarray], reference: np.ndarray) -> tuple[float, float]:
+    """How well an automatic beamstop + arm mask matches a hand-drawn one.
+
+    Parameters
+    ----------
+    parts : dict of (H, W) bool arrays
+        :func:`dip_engine.masks.auto_mask_parts`: ``flags``, ``gaps``, ``beamstop_and_arm``.
+    reference : (H, W) bool ndarray
+        The beamstop and arm drawn by hand.
+
+    Returns
+    -------
+    iou : float
+        Intersection over union, taken outside the module gaps and outside
+        flagged pixels that are not in the reference (those are the flags'
+        business); flagged pixels inside it count as found.
+    over : float
+        Fraction of the frame masked as beamstop or arm that the reference
+        leaves valid.
+    """
+    flags, gaps, shadow = parts["flags"], parts["gaps"], parts["beamstop_and_arm"]
+    domain = ~gaps & ~(flags & ~reference)
+    found = (shadow | flags) & domain
+    ref = reference & domain
+    iou = (found & ref).sum() / max((found | ref).sum(), 1)
+    over = (shadow & ~reference & ~flags & ~gaps).sum() / reference.size
+    return float(iou), float(over)

@@ -19,8 +19,10 @@ from skimage import draw, morphology
 #: Outlier threshold (Poisson sigmas): high enough to keep the bright grains
 #: of spotty powder rings, which are data; hot pixels and zingers exceed it.
 DEFAULT_SIGMA = 30.0
-#: How many times darker than its ring a beamstop/arm shadow pixel is.
-DEFAULT_CONTRAST = 3.0
+#: How many times darker than its ring a beamstop/arm shadow pixel is: low
+#: enough for the half-transparent arm of a Pilatus 1M (1.7x darker), high
+#: enough that ring-median noise does not reach it.
+DEFAULT_CONTRAST = 1.4
 
 
 def flag_mask(image: np.ndarray) -> np.ndarray:
@@ -384,21 +386,92 @@ def outlier_mask(
     return odd
 
 
+def _ring_levels(ring: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median of ``values`` over the valid pixels of each integer ring (1-D, by ring index).
+
+    Medians come from at most ~1 M valid pixels (a regular subsample); rings
+    with no valid pixel take the level interpolated from their neighbours.
+    """
+    sample = np.flatnonzero(valid)
+    sample = sample[:: max(1, sample.size // 1_000_000)]
+    order = np.argsort(ring.ravel()[sample], kind="stable")
+    rings_v = ring.ravel()[sample][order]
+    vals = values.ravel()[sample][order]
+    bounds = np.searchsorted(rings_v, np.arange(ring.max() + 2))
+    medians = np.full(ring.max() + 1, np.nan)
+    for k in np.flatnonzero(bounds[1:] > bounds[:-1]):
+        medians[k] = np.median(vals[bounds[k]: bounds[k + 1]])
+    have = np.isfinite(medians)
+    if not have.any():
+        return np.zeros(ring.max() + 1)
+    return np.interp(np.arange(ring.max() + 1), np.flatnonzero(have), medians[have])
+
+
+def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, float], size: int = 5) -> np.ndarray:
+    """How much darker or brighter each pixel is than its ring: log(I / ring level).
+
+    The frame is taken as log(1 + counts), invalid pixels take their ring's
+    level, and a ``size`` x ``size`` median filter removes counting noise
+    without blurring a shadow's edge. A ring's level is the median of the
+    filtered frame over the ring, so the filter's rounding of sharp rings
+    cancels out (:func:`_beamstop_level` for the rings inside the
+    beamstop). ``size`` 1 compares each pixel on its own.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray in counts
+    valid : (H, W) bool ndarray, pixels with data
+    center : (row, col) beam centre in pixels
+
+    Returns
+    -------
+    contrast : (H, W) float32 ndarray, natural log of the ratio (0 = as bright as the ring)
+    """
+    from .geometry import polar_coordinates
+
+    if not valid.any():
+        return np.zeros(image.shape, np.float32)
+    y = np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)).astype(np.float32)
+    ring = np.rint(polar_coordinates(image.shape, center)[0]).astype(np.int64)
+    filled = np.where(valid, y, _ring_levels(ring, y, valid)[ring].astype(np.float32))
+    smooth = ndimage.median_filter(filled, size=size, mode="nearest") if size > 1 else filled
+    return (smooth - _beamstop_level(_ring_levels(ring, smooth, valid))[ring]).astype(np.float32)
+
+
+def _beamstop_level(level: np.ndarray) -> np.ndarray:
+    """Ring levels with the rings inside the beamstop set to the level just outside it.
+
+    Inside the beamstop every ring is dark all round, so its own median is no
+    reference; up to the brightest ring within as many pixels again outside
+    the beamstop's edge (where the profile first rises steeply), expect that
+    ring's level.
+    """
+    rise = np.flatnonzero(level > level[0] + np.log(3.0))
+    if rise.size:
+        edge = rise[0]
+        peak = edge + int(np.argmax(level[edge: 2 * edge + 3]))
+        level = level.copy()
+        level[:peak] = level[peak]
+    return level
+
+
 def shadow_mask(
     image: np.ndarray,
     valid: np.ndarray,
     center: tuple[float, float],
     contrast: float = DEFAULT_CONTRAST,
-    margin: int = 2,
+    margin: int = 0,
+    bridge: int = 25,
 ) -> np.ndarray:
     """The beamstop and its holder arm: the dark region attached to the beam centre.
 
-    Pixels more than ``contrast`` times darker than the median of their ring
-    around the beam centre are dark; rings that lie wholly in the beamstop's
-    shadow are compared with the first bright ring outside it. The dark region connected to the
-    centre, through invalid pixels too (a module gap can cut the arm), after
-    a small opening that drops noise, is the shadow of the beamstop and of
-    the arm that holds it. It is grown by ``margin`` pixels for the penumbra.
+    Pixels more than ``contrast`` times darker than their ring
+    (:func:`ring_contrast`) are dark. The dark region connected to the
+    centre is the shadow of the beamstop and of the arm that holds it,
+    opaque or semi-transparent (a thin arm passes half the beam). Invalid
+    pixels within ``bridge`` pixels of a dark one connect it, so a module
+    gap that cuts the arm (or runs through the beamstop) does not split the
+    shadow, while a long gap does not chain unrelated dark spots to it.
 
     Parameters
     ----------
@@ -409,53 +482,43 @@ def shadow_mask(
     center : (row, col)
         Beam centre (:func:`dip_engine.geometry.estimate_center`).
     contrast : float
-        How much darker than its ring a shadowed pixel is.
+        How much darker than its ring a shadowed pixel is (> 1).
     margin : int
         Pixels added around the shadow.
+    bridge : int
+        Largest distance (pixels) across invalid pixels that still connects.
 
     Returns
     -------
     mask : (H, W) bool ndarray (empty when no dark region touches the centre)
     """
-    from .geometry import polar_coordinates
-
-    y = np.where(valid, np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)), np.nan)
-    smooth = ndimage.uniform_filter(np.nan_to_num(y), 3) / np.maximum(ndimage.uniform_filter(valid * 1.0, 3), 1e-9)
-    r, _ = polar_coordinates(image.shape, center)
-    ring = np.rint(r).astype(np.int64)
-    medians = np.full(ring.max() + 1, np.nan)
-    # ring medians from at most ~1 M valid pixels (a regular subsample)
-    sample = np.flatnonzero(valid)
-    sample = sample[:: max(1, sample.size // 1_000_000)]
-    order = np.argsort(ring.ravel()[sample], kind="stable")
-    rings_v = ring.ravel()[sample][order]
-    vals = smooth.ravel()[sample][order]
-    bounds = np.searchsorted(rings_v, np.arange(ring.max() + 2))
-    for k in range(ring.max() + 1):
-        if bounds[k + 1] > bounds[k]:
-            medians[k] = np.median(vals[bounds[k]: bounds[k + 1]])
-    have = np.isfinite(medians)
-    if not have.any():
-        return np.zeros(image.shape, bool)
-    level = np.interp(np.arange(ring.max() + 1), np.flatnonzero(have), medians[have])
-    # rings inside the beamstop are dark all round, so their median is no
-    # reference: up to where the profile first rises by the contrast (the
-    # beamstop's edge) and peaks, expect the level of that peak
-    rise = np.flatnonzero(level > level[0] + np.log(contrast))
-    if rise.size:
-        edge = rise[0]
-        peak = edge + int(np.argmax(level[edge: edge + max(3, edge // 2) + 1]))
-        level[:peak] = level[peak]
-    dark = valid & (smooth < level[ring] - np.log(contrast))
+    if contrast <= 1:
+        raise ValueError(f"contrast must be above 1 (times darker), got {contrast}")
+    dark = valid & (ring_contrast(image, valid, center) < -np.log(contrast))
     dark = ndimage.binary_opening(dark, structure=morphology.disk(1))
-    # a module gap can cut the shadow in two: let invalid pixels connect
-    labels, _ = ndimage.label(dark | ~valid)
+    near_dark = ndimage.distance_transform_edt(~dark) <= bridge if dark.any() else dark
+    labels, _ = ndimage.label(dark | (~valid & near_dark))
     cr, cc = int(round(center[0])), int(round(center[1]))
     near = labels[max(0, cr - 3): cr + 4, max(0, cc - 3): cc + 4]
     ids = np.unique(near[near > 0])
     if ids.size == 0:
         return np.zeros(image.shape, bool)
-    return grow(np.isin(labels, ids) & dark, margin)
+    # a bright ring crossing a semi-transparent arm notches it: close the notches
+    shadow = np.isin(labels, ids)
+    shadow = ndimage.binary_fill_holes(ndimage.binary_closing(shadow, morphology.disk(2))) & valid
+    # the filter window lets a shadow reach up to size // 2 pixels past its
+    # edge at low counts, and rounds off a one-pixel penumbra at high counts:
+    # peel edge pixels that are not dark on their own, then take in
+    # neighbours that are significantly dark on their own (3 Poisson sigmas)
+    own = ring_contrast(image, valid, center, size=1)
+    lit = own >= -np.log(contrast)
+    for _ in range(2):
+        shadow &= ~(lit & (shadow & ~ndimage.binary_erosion(shadow)))
+    counts = np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)
+    expected = (counts + 1) * np.exp(-own) - 1
+    significant = ~lit & valid & (expected - counts > 3 * np.sqrt(expected + 1))
+    shadow |= ndimage.binary_dilation(shadow) & significant
+    return grow(shadow, margin)
 
 
 def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: float, r_max: float) -> np.ndarray:
@@ -464,6 +527,34 @@ def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: flo
 
     r, _ = polar_coordinates(shape, center)
     return (r >= r_min) & (r <= r_max)
+
+
+def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
+                    contrast: float = DEFAULT_CONTRAST) -> tuple[dict[str, np.ndarray], tuple[float, float], str | None]:
+    """The parts of :func:`auto_mask`, each a (H, W) bool array.
+
+    Returns
+    -------
+    parts : dict
+        ``flags``, ``gaps``, ``beamstop_and_arm``, ``outliers``.
+    center : (row, col)
+        Beam centre found by point symmetry.
+    detector : str or None
+        Detector family named by the frame shape, when exactly one fits.
+    """
+    from .geometry import estimate_center
+
+    image = np.asarray(image)
+    flags = flag_mask(image)
+    fits = detectors_for_shape(image.shape)
+    detector = fits[0] if len(fits) == 1 else None
+    gaps = gap_mask(image.shape, detector) if detector else np.zeros(image.shape, bool)
+    valid = ~(flags | gaps)
+    center = estimate_center(image, valid)
+    shadow = shadow_mask(image, valid, center, contrast=contrast)
+    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma, center=center)
+    parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "outliers": outliers}
+    return parts, center, detector
 
 
 def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST) -> tuple[np.ndarray, dict]:
@@ -480,23 +571,12 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
         What was chosen (detector, beam centre, sigma, contrast) and how many
         pixels each part masked, so a user can review and tweak it.
     """
-    from .geometry import estimate_center
-
-    image = np.asarray(image)
-    flags = flag_mask(image)
-    fits = detectors_for_shape(image.shape)
-    gaps = gap_mask(image.shape, fits[0]) if len(fits) == 1 else np.zeros(image.shape, bool)
-    valid = ~(flags | gaps)
-    center = estimate_center(image, valid)
-    shadow = shadow_mask(image, valid, center, contrast=contrast)
-    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma, center=center)
-    mask = flags | gaps | shadow | outliers
+    parts, center, detector = auto_mask_parts(image, sigma, contrast)
     params = {
-        "detector": fits[0] if len(fits) == 1 else None,
+        "detector": detector,
         "center": [round(center[0], 2), round(center[1], 2)],
         "sigma": sigma,
         "contrast": contrast,
-        "pixels": {"flags": int(flags.sum()), "gaps": int(gaps.sum()),
-                   "beamstop_and_arm": int(shadow.sum()), "outliers": int(outliers.sum())},
+        "pixels": {name: int(part.sum()) for name, part in parts.items()},
     }
-    return mask, params
+    return combine(np.shape(image), *parts.values()), params

@@ -103,3 +103,38 @@ def test_cancel_really_stops_the_fit(page, live_server):
     while server.children(recursive=True) and time.time() < deadline:
         time.sleep(0.2)
     assert not server.children(recursive=True), "the fit process is still running"
+
+
+def test_undo_and_redo_mask_edits(page, live_server):
+    """A drawn box and a control change are undone and redone, overlay and summary with them."""
+    _open(page, live_server)
+    summary = page.locator("#mask-summary div").first  # "Masked: x % (n pixels, k regions)"
+    expect(summary).to_contain_text("Masked", timeout=10000)
+    expect(page.locator("#undo-button")).to_be_disabled()
+    start = summary.inner_text()
+    for _ in range(5):  # Plotly may still be laying out: draw until the mask follows
+        _draw_box(page)
+        try:
+            expect(summary).not_to_have_text(start, timeout=3000)
+            break
+        except AssertionError:
+            continue
+    boxed = summary.inner_text()
+    assert boxed != start
+    page.locator("#invert input").check()
+    expect(summary).not_to_have_text(boxed, timeout=10000)
+    inverted = summary.inner_text()
+
+    page.click("#undo-button")
+    expect(summary).to_have_text(boxed, timeout=10000)
+    expect(page.locator("#invert input")).not_to_be_checked()
+    page.click("#undo-button")
+    expect(summary).to_have_text(start, timeout=10000)
+    expect(page.locator("#undo-button")).to_be_disabled()
+    shapes = page.evaluate("document.querySelector('#frame-graph .js-plotly-plot').layout.shapes || []")
+    assert shapes == []
+    page.click("#redo-button")
+    expect(summary).to_have_text(boxed, timeout=10000)
+    page.click("#redo-button")
+    expect(summary).to_have_text(inverted, timeout=10000)
+    expect(page.locator("#redo-button")).to_be_disabled()

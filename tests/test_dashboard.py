@@ -245,3 +245,18 @@ def test_an_auto_mask_not_computed_yet_can_be_left_for_later(tmp_path, small_tif
     _, full, params = mask_for(store, meta, spec)
     assert "center" in params and full.sum() > mask.sum()
     assert mask_for(store, meta, spec, wait_for_auto=False)[2] == params  # now cached
+
+
+def test_mask_history_keeps_twenty_steps_and_drops_the_redo_branch():
+    from dashboard.callbacks.undo import DEPTH, push
+
+    history = push(None, "a", {"shapes": [], "values": [0]}, new_frame=True)
+    for k in range(1, 30):
+        history = push(history, "a", {"shapes": [], "values": [k]}, new_frame=False)
+    assert DEPTH >= 20 and len(history["stack"]) == 30 and history["index"] == 29
+    assert push(history, "a", {"shapes": [], "values": [29]}, new_frame=False) is None  # an echo
+    undone = {**history, "index": 9}  # ten undos back... then a new edit
+    branched = push(undone, "a", {"shapes": [{"type": "rect"}], "values": [9]}, new_frame=False)
+    assert len(branched["stack"]) == 11 and branched["index"] == 10
+    fresh = push(history, "b", {"shapes": [], "values": [0]}, new_frame=False)  # another frame
+    assert fresh["stack"] == [{"shapes": [], "values": [0]}]

@@ -92,6 +92,26 @@ def test_auto_mask_finds_beamstop_arm_and_hot_pixels():
     assert abs(params["center"][0] - 128 * 0.55) < 1 and params["pixels"]["outliers"] >= 1
 
 
+def test_auto_mask_finds_a_half_transparent_arm():
+    """A thin arm passes part of the beam: 1.7x darker than its ring, not black."""
+    from dip_engine.masks import auto_mask_parts
+    from dip_engine.synthetic import ring_pattern
+
+    mean = ring_pattern((160, 160), center=(80, 80), peak_counts=20000, poisson=False)
+    yy, xx = np.mgrid[:160, :160]
+    stop = np.hypot(yy - 80, xx - 80) < 8
+    arm = (np.abs(yy - 80 - 0.3 * (xx - 80)) < 5) & (xx > 80)
+    mean = np.where(stop, 2.0, np.where(arm, mean / 1.7, mean))
+    frame = np.random.default_rng(0).poisson(mean).astype(np.int32)
+    parts, center, _ = auto_mask_parts(frame)
+    found = parts["beamstop_and_arm"]
+    truth = stop | arm
+    iou = (found & truth).sum() / (found | truth).sum()
+    assert iou > 0.85, iou
+    # no dark ring edges or noise chained to it
+    assert (found & ~grow(truth, 2)).sum() < 20
+
+
 def test_outliers_ignore_sharp_rings():
     from dip_engine.masks import outlier_mask
 

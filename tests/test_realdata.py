@@ -1,12 +1,14 @@
 """Real detector frames from ../shared/data (skipped when it is absent)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from dip_engine import read_frame
 from dip_engine.baselines import fill_biharmonic, fill_polar
-from dip_engine.evaluate import self_validate
-from dip_engine.masks import auto_mask, flag_mask
+from dip_engine.evaluate import self_validate, shadow_agreement
+from dip_engine.masks import auto_mask, auto_mask_parts, flag_mask
 
 pytestmark = pytest.mark.realdata
 
@@ -38,3 +40,15 @@ def test_eiger_hdf5_frames(shared_data):
     frame = read_frame(shared_data / "vac_007_data_000001.h5", frame=1)
     assert frame.data.shape == (3262, 3108) and frame.meta["frames"] == 2
     assert flag_mask(frame.data).sum() > 600_000  # 0xFFFFFFFF gaps and flagged pixels
+
+
+REFERENCES = Path(__file__).resolve().parent.parent / "benchmarks" / "reference_masks"
+
+
+@pytest.mark.parametrize("name", ["saxslab_image.tiff", "CeO2_Pilatus1M.tif"])
+def test_auto_beamstop_and_arm_match_the_hand_drawn_reference(shared_data, name):
+    """The opaque arm of the 300K and the half-transparent arm of the 1M are both found."""
+    parts, _, _ = auto_mask_parts(read_frame(shared_data / name).data)
+    iou, over = shadow_agreement(parts, np.load(REFERENCES / (Path(name).stem + ".npy")))
+    assert iou > 0.85, iou
+    assert over < 0.005, over

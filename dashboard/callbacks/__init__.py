@@ -1,9 +1,10 @@
 """Callbacks by feature; :func:`register_all` wires them to an app."""
 
-from . import frame, heal, mask
+from . import frame, heal, mask, undo
 
 
 def register_all(app, store, manager, settings) -> None:
     frame.register(app, store, settings.max_upload_mb)
     mask.register(app, store)
+    undo.register(app, store)
     heal.register(app, store, manager, settings.gpu_slots)

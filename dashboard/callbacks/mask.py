@@ -66,11 +66,19 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
     return spec
 
 
+def page_shapes(figure: dict | None, relayout: dict | None = None) -> list:
+    """The shapes drawn on the page: the full list a relayout event carries
+    (drawn or erased) when the event is the trigger (an older one may be
+    stale after an undo), else the figure's (moved shapes update it)."""
+    if relayout and "shapes" in relayout:
+        return relayout["shapes"]
+    return (figure or {}).get("layout", {}).get("shapes") or []
+
+
 def spec_from_page(figure: dict | None, values) -> MaskSpec:
     """The spec of what the page shows: the figure's shapes and the controls' values
     (in :data:`dashboard.ids.MASK_CONTROLS` order)."""
-    shapes = (figure or {}).get("layout", {}).get("shapes") or []
-    return spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
+    return spec_from_inputs(page_shapes(figure), dict(zip(ids.MASK_CONTROLS, values)))
 
 
 #: Frames above this many pixels are shown before their auto mask is ready.
@@ -123,7 +131,7 @@ def mask_patch(image: np.ndarray, mask: np.ndarray, figure: dict) -> Patch:
     return patch
 
 
-def _touches_shapes(relayout) -> bool:
+def touches_shapes(relayout) -> bool:
     """Whether a relayoutData event drew, erased or moved a shape."""
     return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
 
@@ -153,15 +161,13 @@ def register(app, store) -> None:
         if not meta:
             return {}, "", no_update
         triggers = set(ctx.triggered_prop_ids.values())
-        if triggers == {ids.GRAPH} and not _touches_shapes(relayout):
+        if triggers == {ids.GRAPH} and not touches_shapes(relayout):
             return no_update, no_update, no_update  # zoom, pan, autosize: the mask is unchanged
         # a full figure for a new frame, or when the page still shows another
         # frame's figure (a Patch would land on the wrong figure)
         shown = (figure or {}).get("layout", {}).get("uirevision")
         new_frame = not triggers or ids.FRAME_STORE in triggers or shown != meta["upload_id"]
-        shapes = [] if new_frame else (figure.get("layout", {}).get("shapes") or [])
-        if not new_frame and relayout and "shapes" in relayout:
-            shapes = relayout["shapes"]
+        shapes = [] if new_frame else page_shapes(figure, relayout if ids.GRAPH in triggers else None)
         spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
         # a big new frame is shown at once; its auto mask follows (on_auto_pending)
         big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
