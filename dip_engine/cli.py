@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
-from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA
+from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
 from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask, write_frame, write_mask
 
 EXIT_BAD_INPUT = 2
@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST,
                    help="how many times darker than its ring a shadowed pixel is (--auto)")
     m.add_argument("--grow", type=int, default=0, help="grow (or with < 0 shrink) the mask by N pixels")
+    m.add_argument("--ring", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
+                   help="also mask a ring range (repeatable), in --unit around the beam centre")
+    m.add_argument("--unit", default="px", choices=("px", *RING_UNITS),
+                   help="unit of --ring: pixels from the beam centre (found by symmetry), "
+                        "or q / 2-theta / radius from --poni")
+    m.add_argument("--poni", help="pyFAI geometry file, for --ring in q or 2-theta")
     m.add_argument("--frame", type=int, default=0)
     m.add_argument("--dataset")
 
@@ -167,11 +173,26 @@ def _mask(args) -> int:
     else:
         mask, params = masks.flag_mask(frame.data), {}
     mask = masks.grow(masks.combine(mask.shape, mask, base), args.grow)
+    for low, high in args.ring or []:
+        mask |= _ring(frame.data, low, high, args, params)
     write_mask(out, mask)
     info = masks.summary(mask)
     print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
           f"{info['components']} regions)" + (f"; {json.dumps(params)}" if params else ""))
     return 0
+
+
+def _ring(image, low: float, high: float, args, params: dict):
+    """The ring range [low, high] of ``xray-heal mask --ring`` (see --unit, --poni)."""
+    from . import masks
+    from .geometry import estimate_center
+
+    if args.unit == "px":
+        center = params.get("center") or estimate_center(image, ~masks.flag_mask(image))
+        return masks.annulus_mask(image.shape, center, low, high)
+    if not args.poni:
+        raise ValueError(f"--ring in {args.unit} needs the geometry: --poni FILE")
+    return masks.ring_range_mask(image.shape, args.poni, low, high, args.unit)
 
 
 class _ProgressBar:

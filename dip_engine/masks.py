@@ -9,6 +9,7 @@ fabio index a frame.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -527,6 +528,43 @@ def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: flo
 
     r, _ = polar_coordinates(shape, center)
     return (r >= r_min) & (r <= r_max)
+
+
+#: Units of :func:`ring_range_mask` besides pixels, as pyFAI names them.
+RING_UNITS = ("q_nm^-1", "q_A^-1", "2th_deg", "2th_rad", "r_mm")
+
+
+def ring_range_mask(shape: tuple[int, int], poni: str | Path, low: float, high: float,
+                    unit: str = "q_nm^-1") -> np.ndarray:
+    """Pixels whose scattering vector (or angle) lies in [low, high], from a pyFAI geometry.
+
+    Parameters
+    ----------
+    shape : (H, W)
+    poni : path of a pyFAI PONI file (distance, beam centre, tilts, wavelength, detector)
+    low, high : range in ``unit``
+    unit : one of :data:`RING_UNITS` (pyFAI's names)
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+
+    Raises
+    ------
+    ValueError
+        For an unknown unit, an unreadable PONI file, or pyFAI not installed.
+    """
+    if unit not in RING_UNITS:
+        raise ValueError(f"unknown unit {unit!r}; use px or one of {', '.join(RING_UNITS)}")
+    try:
+        import pyFAI
+    except ImportError:
+        raise ValueError("ring ranges in q or 2-theta need pyFAI: pip install pyFAI") from None
+    try:  # pyFAI raises many kinds on a bad file, some only when the geometry is used
+        values = pyFAI.load(str(poni)).array_from_unit(shape, "center", unit, scale=True)
+    except Exception as exc:
+        raise ValueError(f"{Path(poni).name}: not a usable PONI geometry ({type(exc).__name__})") from None
+    return (values >= low) & (values <= high)
 
 
 def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,

@@ -74,6 +74,16 @@ def test_mask_command_writes_an_auto_mask(tmp_path, small_tiff, capsys):
     assert mask[flagged < 0].all() and mask.mean() < 0.5
 
 
+def test_mask_command_adds_ring_ranges(tmp_path, small_tiff, capsys):
+    path, _, flagged = small_tiff
+    out = tmp_path / "mask.npy"
+    assert main(["mask", str(path), "-o", str(out), "--ring", "20", "22", "--ring", "30", "31"]) == 0
+    ring = np.load(out) & (flagged >= 0)
+    assert 0.02 < ring.mean() < 0.3
+    assert main(["mask", str(path), "-o", str(out), "--ring", "1", "2", "--unit", "q_nm^-1"]) == 2
+    assert "--poni" in capsys.readouterr().err
+
+
 def test_grid_ranks_forty_runs_and_writes_the_best(tmp_path, small_tiff, capsys):
     from dip_engine import HealConfig
     from dip_engine.grid import grid_configs

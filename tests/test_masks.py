@@ -168,3 +168,37 @@ def test_thick_line_for_the_holder_arm():
     built = build_mask(np.ones((20, 50)), spec)
     assert built[9:12, 5:41].all()
     assert not built[8].any() and not built[12].any() and not built[:, :4].any() and not built[:, 42:].any()
+
+
+PONI = """poni_version: 2
+Detector: Pilatus1M
+Distance: 0.2
+Poni1: 0.0915
+Poni2: 0.0840
+Rot1: 0.0
+Rot2: 0.0
+Rot3: 0.0
+Wavelength: 1.0e-10
+"""
+
+
+def test_ring_range_in_q_from_a_pyfai_geometry(tmp_path):
+    """q = 4 pi sin(theta) / lambda from the PONI: a flat detector's ring is an annulus."""
+    pytest.importorskip("pyFAI")
+    from dip_engine.masks import ring_range_mask
+
+    poni = tmp_path / "geometry.poni"
+    poni.write_text(PONI)
+    shape = (1043, 981)
+    ring = ring_range_mask(shape, poni, 10.0, 12.0, "q_nm^-1")
+    # the beam hits row 0.0915 / 172e-6 - 0.5, column 0.0840 / 172e-6 - 0.5
+    rows, cols = np.nonzero(ring)
+    r_px = np.hypot(rows - (0.0915 / 172e-6 - 0.5), cols - (0.0840 / 172e-6 - 0.5))
+    two_theta = np.arctan(r_px * 172e-6 / 0.2)
+    q = 4 * np.pi * np.sin(two_theta / 2) / 0.1  # nm^-1, lambda = 0.1 nm
+    assert ring.any() and q.min() >= 10.0 - 0.05 and q.max() <= 12.0 + 0.05
+    with pytest.raises(ValueError, match="unknown unit"):
+        ring_range_mask(shape, poni, 1, 2, "furlongs")
+    (tmp_path / "bad.poni").write_text("not a geometry")
+    with pytest.raises(ValueError, match="not a usable PONI"):
+        ring_range_mask(shape, tmp_path / "bad.poni", 1, 2)
