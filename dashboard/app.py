@@ -6,9 +6,9 @@ from pathlib import Path
 
 import diskcache
 from dash import Dash, DiskcacheManager, Input, Output, html
-from flask import abort, send_file
+from flask import Response, abort, send_file
 
-from . import ids, layout, review
+from . import auth, ids, layout, review
 from .callbacks import register_all
 from .settings import Settings
 from .store import JOB_FILES, Store, check_id
@@ -20,11 +20,16 @@ def create_app(settings: Settings | None = None) -> Dash:
     """A ready Dash app; its Flask server is ``app.server``.
 
     The web process never imports torch: fits run in background-callback
-    processes forked by Dash's DiskcacheManager, which import it themselves.
+    processes (forked by Dash's DiskcacheManager, or Celery workers), which
+    import it themselves.
     """
-    settings = settings or Settings.from_env()
+    return build(settings or Settings.from_env())[0]
+
+
+def build(settings: Settings):
+    """(app, background manager) for these settings."""
     store = Store(settings.data_dir)
-    manager = DiskcacheManager(diskcache.Cache(str(store.cache)))
+    manager = background_manager(settings, store)
     app = Dash(
         __name__,
         title="xray-heal",
@@ -33,15 +38,48 @@ def create_app(settings: Settings | None = None) -> Dash:
         suppress_callback_exceptions=True,  # pages are rendered from the URL
     )
     example = store.ensure_example()
-    app.layout = layout.shell()
-    app.validation_layout = html.Div([layout.shell(), layout.heal_page(example)])
+    login = settings.users_file is not None
+    if login:
+        auth.require_login(app.server, auth.load_users(settings.users_file))
+    app.layout = lambda: layout.shell(auth.current_user(), login)
+    app.validation_layout = html.Div([layout.shell(None, login), layout.heal_page(example),
+                                      review.history_layout(store)])
     register_all(app, store, manager, settings)
 
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"))
     def route(pathname):
         return page_for(store, pathname or "/", example)
     _add_routes(app.server, store)
-    return app
+    return app, manager
+
+
+def background_manager(settings: Settings, store: Store):
+    """Dash's CeleryManager on XRAY_HEAL_BROKER when set, else a DiskcacheManager
+    (one forked process per job) on the data folder's cache."""
+    if settings.broker:
+        try:
+            from celery import Celery
+            from dash import CeleryManager
+        except ImportError:
+            raise SystemExit('xray-heal: XRAY_HEAL_BROKER needs Celery: pip install -e ".[celery]"') from None
+        return CeleryManager(Celery("xray_heal", broker=settings.broker, backend=settings.broker))
+    return DiskcacheManager(diskcache.Cache(str(store.cache)))
+
+
+def run_worker(concurrency: int | None = None) -> None:
+    """A Celery worker for the jobs of dashboards on the same XRAY_HEAL_BROKER.
+
+    It builds the same app (so it knows the same background callbacks) and
+    runs ``concurrency`` fits at once (default XRAY_HEAL_GPU_SLOTS), reading
+    uploads from and writing results to the shared XRAY_HEAL_DATA.
+    """
+    settings = Settings.from_env()
+    if not settings.broker:
+        raise SystemExit("xray-heal worker: set XRAY_HEAL_BROKER (e.g. redis://gpu-host:6379/0)")
+    _, manager = build(settings)
+    print(f"xray-heal worker on {settings.broker} (data in {settings.data_dir})", flush=True)
+    manager.handle.worker_main(["worker", "--loglevel=INFO", "--pool=prefork",
+                                f"--concurrency={concurrency or settings.gpu_slots}"])
 
 
 def page_for(store: Store, pathname: str, example: dict):
@@ -63,10 +101,13 @@ def _add_routes(server, store: Store) -> None:
     @server.route("/download/<job_id>/<name>")
     def download(job_id: str, name: str):
         try:
+            if name == "bundle.zip" and store.job(job_id).get("state") == "done":
+                return Response(store.bundle_zip(job_id), mimetype="application/zip",
+                                headers={"Content-Disposition": f"attachment; filename={job_id}.zip"})
             path = store.job_file(job_id, name)
         except KeyError:
             abort(404)
-        return send_file(path, mimetype=JOB_FILES[name], as_attachment=True, download_name=name)
+        return send_file(path, mimetype=JOB_FILES[name], as_attachment=name != "preview.png", download_name=name)
 
     @server.route("/healthz")
     def healthz():

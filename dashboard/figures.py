@@ -69,11 +69,16 @@ def mask_rgba(mask: np.ndarray, stride: int) -> np.ndarray:
     return out
 
 
-def png_uri(pixels: np.ndarray) -> str:
-    """A PNG data URI of an (h, w), (h, w, 3) or (h, w, 4) uint8 array."""
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG file bytes of an (h, w), (h, w, 3) or (h, w, 4) uint8 array."""
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def png_uri(pixels: np.ndarray) -> str:
+    """A PNG data URI of an (h, w), (h, w, 3) or (h, w, 4) uint8 array."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
 
 
 def _image_trace(source: str, stride: int, name: str, **kw) -> go.Image:
@@ -174,9 +179,14 @@ def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, levels=None):
     return patch
 
 
+def preview_pixels(image: np.ndarray, levels, side: int = 384) -> np.ndarray:
+    """Small log-scaled RGB picture (uint8) of a fully valid frame, longest side about ``side``."""
+    return colorize(image, np.ones(image.shape, bool), levels, display_stride(image.shape, side))
+
+
 def preview_uri(image: np.ndarray, levels, side: int = 384) -> str:
-    """Small log-scaled PNG of a fully valid frame (e.g. the current fit)."""
-    return png_uri(colorize(image, np.ones(image.shape, bool), levels, display_stride(image.shape, side)))
+    """PNG data URI of :func:`preview_pixels` (e.g. the current fit, for the progress bar)."""
+    return png_uri(preview_pixels(image, levels, side))
 
 
 def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray,

@@ -32,6 +32,17 @@ MASK_HISTORY = "mask-history"
 UNDO = "undo-button"
 REDO = "redo-button"
 
+OWNER = "owner"
+CURRENT_JOB = "current-job"
+RERUN = "rerun-button"
+RERUN_INFO = "rerun-info"
+REVIEW_JOB = "review-job"
+HISTORY_OWNER = "history-owner"
+HISTORY_STATE = "history-state"
+HISTORY_SINCE = "history-since"
+HISTORY_TABLE = "history-table"
+DELETE_JOB = "delete-job"  # pattern-matching: {"type": DELETE_JOB, "index": job_id}
+
 PRESET = "preset"
 ITERATIONS = "iterations"
 SEED = "seed"

@@ -107,18 +107,29 @@ def controls() -> html.Div:
     ], className="sidebar")
 
 
-def header() -> html.Header:
+def header(user: str | None = None, login: bool = False) -> html.Header:
+    """Title, navigation, and who is working: the login name, or a name typed once
+    (kept in this browser) that marks the user's jobs."""
+    if login:
+        who = [html.Span(f"Signed in as {user}", className="who"),
+               dcc.Input(id=ids.OWNER, type="hidden", value=user or "")]
+    else:
+        who = [html.Label("Your name", htmlFor=ids.OWNER),
+               dcc.Input(id=ids.OWNER, type="text", placeholder="name, for your jobs", maxLength=40,
+                         persistence=True, persistence_type="local", debounce=True),
+               html.Span("Open to the network: no login (set XRAY_HEAL_USERS)", className="open-warning")]
     return html.Header([
         html.H1(dcc.Link("xray-heal", href="/")),
         html.Span("Heal beamstop, arm, gaps and dead pixels of X-ray scattering frames "
                   "with the Deep Image Prior", className="tagline"),
         html.Nav([dcc.Link("Heal", href="/"), dcc.Link("Jobs", href="/jobs")]),
+        html.Div(who, className="owner"),
     ])
 
 
-def shell() -> html.Div:
+def shell(user: str | None = None, login: bool = False) -> html.Div:
     """The frame every page shares: the URL, the header and the page body."""
-    return html.Div([dcc.Location(id=ids.URL), header(), html.Div(id=ids.PAGE)], className="page")
+    return html.Div([dcc.Location(id=ids.URL), header(user, login), html.Div(id=ids.PAGE)], className="page")
 
 
 def heal_page(initial_frame: dict | None) -> html.Main:
@@ -128,6 +139,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.MASK_FILE_STORE),
         dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.MASK_HISTORY),
+        dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([

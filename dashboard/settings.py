@@ -26,7 +26,12 @@ class Settings:
     max_upload_mb : float
         XRAY_HEAL_MAX_UPLOAD_MB (default 512): larger uploads are refused.
     gpu_slots : int
-        XRAY_HEAL_GPU_SLOTS (default 1): fits that run at once; others queue.
+        XRAY_HEAL_GPU_SLOTS (default 1): fits that run at once per machine; others queue.
+    broker : str or None
+        XRAY_HEAL_BROKER (e.g. redis://host:6379/0): run jobs on Celery
+        workers (``xray-heal worker``) instead of forked local processes.
+    users_file : Path or None
+        XRAY_HEAL_USERS: an htpasswd file; turns on login (HTTP basic auth).
     """
 
     host: str = "127.0.0.1"
@@ -34,6 +39,8 @@ class Settings:
     data_dir: Path = default_data_dir()
     max_upload_mb: float = 512.0
     gpu_slots: int = 1
+    broker: str | None = None
+    users_file: Path | None = None
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -50,4 +57,6 @@ class Settings:
             data_dir=Path(env.get("XRAY_HEAL_DATA") or default_data_dir()),
             max_upload_mb=max_mb,
             gpu_slots=max(1, slots),
+            broker=env.get("XRAY_HEAL_BROKER") or None,
+            users_file=Path(env["XRAY_HEAL_USERS"]) if env.get("XRAY_HEAL_USERS") else None,
         )

@@ -7,9 +7,12 @@ Layout under the data folder (XRAY_HEAL_DATA)::
                         mask.npy         a mask stored with the frame, if any
                         meta.json        name, shape, dtype, format, beam centre
     jobs/<job_id>/job.json               state, config, mask spec, progress, timings
-                  mask.npy               the mask that was healed (True = missing)
-                  healed.tif             healed frame in the input's units
+                  mask.npy|tif|edf       the mask that was healed (nonzero = missing)
+                  healed.tif             healed frame in the input's units (float32)
+                  healed.<edf|cbf|npy>   the same in the input's own format
                   uncertainty.tif        per-pixel spread, log10(1 + I) units
+                  profiles.json          I(r) and I(chi) of original, healed, fills
+                  preview.png            thumbnail of the healed frame
     cache/                               Dash background-callback cache
 
 Ids are random URL-safe tokens; every path is built from a checked id and
@@ -24,6 +27,7 @@ import platform
 import re
 import secrets
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -41,12 +45,25 @@ JOB_FILES = {
     "healed.npy": "application/octet-stream",
     "uncertainty.tif": "image/tiff",
     "mask.npy": "application/octet-stream",
+    "mask.tif": "image/tiff",
+    "mask.edf": "application/octet-stream",
+    "preview.png": "image/png",
     "job.json": "application/json",
     "profiles.json": "application/json",
 }
 EXAMPLE_ID = "example"
 #: States of a job whose process should be alive.
 ACTIVE_STATES = ("queued", "running")
+#: Every state a job can be in.
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+#: A job on another machine (a Celery worker) that has not reported for this
+#: long is taken for dead.
+STALE_S = 120.0
+
+
+def host_name() -> str:
+    """This machine's name, safe as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 
 
 def new_id() -> str:
@@ -202,39 +219,80 @@ class Store:
         return self.save_upload(path.name, path.read_bytes(), upload_id=EXAMPLE_ID)
 
     # jobs --------------------------------------------------------------------
-    def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict) -> str:
-        """A new job folder in state 'queued'; returns its id."""
+    def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict,
+                   owner: str = "", rerun_of: str | None = None) -> str:
+        """A new job folder in state 'queued', owned by ``owner``; returns its id."""
         job_id = new_id()
         folder = self.jobs / job_id
         folder.mkdir(parents=True)
         np.save(folder / "mask.npy", np.asarray(mask, bool))
+        now = time.time()
         _write_json(folder / "job.json", {
             "job_id": job_id,
             "upload_id": upload_id,
+            "owner": owner,
             "state": "queued",
             "pid": os.getpid(),
-            "created": time.time(),
+            "host": host_name(),
+            "created": now,
+            "heartbeat": now,
             "config": config,
             "mask_spec": mask_spec,
+            **({"rerun_of": rerun_of} if rerun_of else {}),
         })
         return job_id
+
+    def clone_job(self, job_id: str, owner: str = "") -> str:
+        """A new queued job with the frame, mask and config of ``job_id`` (a re-run)."""
+        record = self.job(job_id)
+        return self.create_job(record["upload_id"], self.job_mask(job_id), record["config"],
+                               record.get("mask_spec") or {}, owner=owner or record.get("owner", ""),
+                               rerun_of=job_id)
 
     def job(self, job_id: str) -> dict:
         """The job's record; KeyError if there is no such job.
 
         A job that says it is queued or running but whose process is gone
-        (cancelled, killed, out of memory, server restarted) is recorded as
-        'interrupted' here, so every reader sees the truth.
+        (killed, out of memory, server or worker restarted) is recorded as
+        'interrupted' here, so every reader sees the truth. On this machine
+        the job's pid tells; for a job on another machine (a Celery worker),
+        its heartbeat does.
         """
         path = self.jobs / check_id(job_id) / "job.json"
         if not path.is_file():
             raise KeyError(job_id)
         record = json.loads(path.read_text())
-        if record.get("state") in ACTIVE_STATES and not _alive(record.get("pid")):
+        if record.get("state") in ACTIVE_STATES and not _job_alive(record):
             record.update(state="interrupted",
-                          reason="the job's process ended before it finished (cancelled, killed or server restart)")
+                          reason="the job's process ended before it finished (killed, out of memory, "
+                                 "or the server or worker restarted)")
             _write_json(path, record)
         return record
+
+    def beat(self, job_id: str, pid: int | None = None) -> None:
+        """Record that the job's process is alive (and, when given, which process it is)."""
+        fields = {"heartbeat": time.time()}
+        if pid is not None:
+            fields.update(pid=pid, host=host_name())
+        self.update_job(job_id, **fields)
+
+    def cancel_job(self, job_id: str) -> dict:
+        """Mark a queued or running job cancelled (its process is being stopped)."""
+        record = self.job(job_id)
+        if record.get("state") in ACTIVE_STATES:
+            record = self.update_job(job_id, state="cancelled", reason="cancelled by the user",
+                                     finished=time.time())
+        return record
+
+    def delete_job(self, job_id: str, owner: str) -> None:
+        """Delete a finished job's bundle; PermissionError unless ``owner`` owns it,
+        ValueError while it still runs."""
+        record = self.job(job_id)
+        if not owner or record.get("owner") != owner:
+            raise PermissionError(f"job {job_id} belongs to {record.get('owner') or 'nobody'}")
+        if record.get("state") in ACTIVE_STATES:
+            raise ValueError(f"job {job_id} is still {record['state']}; cancel it first")
+        shutil.rmtree(self.jobs / check_id(job_id))
 
     def jobs_list(self) -> list[dict]:
         """Every job's record, newest first."""
@@ -247,11 +305,17 @@ class Store:
         return sorted(records, key=lambda r: r.get("created", 0), reverse=True)
 
     def update_job(self, job_id: str, **fields) -> dict:
-        """Merge fields into the job's record and return it."""
+        """Merge fields into the job's record and return it.
+
+        A job already cancelled keeps that state (its process may report once
+        more before it is stopped).
+        """
         path = self.jobs / check_id(job_id) / "job.json"
         if not path.is_file():
             raise KeyError(job_id)
         record = json.loads(path.read_text())
+        if record.get("state") == "cancelled":
+            fields.pop("state", None)
         record.update(fields)
         _write_json(path, record)
         return record
@@ -262,9 +326,10 @@ class Store:
 
         A slot is a file holding the pid of the process that took it; a slot
         whose process is gone is free again, so a killed job never keeps one.
+        Slots are per machine (each Celery worker host has its own GPU).
         """
-        folder = self.root / "slots"
-        folder.mkdir(exist_ok=True)
+        folder = self.root / "slots" / host_name()
+        folder.mkdir(parents=True, exist_ok=True)
         for n in range(max(1, slots)):
             path = folder / f"slot-{n}"
             try:
@@ -286,7 +351,7 @@ class Store:
 
     def release_slot(self) -> None:
         """Give back the slot this process holds."""
-        for path in (self.root / "slots").glob("slot-*"):
+        for path in (self.root / "slots" / host_name()).glob("slot-*"):
             try:
                 if json.loads(path.read_text()).get("pid") == os.getpid():
                     path.unlink(missing_ok=True)
@@ -310,16 +375,43 @@ class Store:
             raise KeyError(name)
         return path
 
+    def typical_fit_s(self) -> float | None:
+        """Mean fit time (s) of the last 20 finished jobs, for queue estimates; None before any."""
+        times = [r["result"]["elapsed_s"] for r in self.jobs_list() if r.get("state") == "done"][:20]
+        return sum(times) / len(times) if times else None
+
+    def bundle_zip(self, job_id: str) -> bytes:
+        """The job's downloadable files in one zip archive."""
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in JOB_FILES:
+                path = self.jobs / check_id(job_id) / name
+                if path.is_file():
+                    archive.write(path, f"{job_id}/{name}")
+        return buf.getvalue()
+
     def save_result(self, job_id: str, result, scores: dict | None = None,
-                    profiles: dict | None = None) -> dict:
+                    profiles: dict | None = None, preview: bytes | None = None,
+                    note: str | None = None) -> dict:
         """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
 
         ``scores``: classical fills' scores on the same held-out pixels;
-        ``profiles``: :func:`dip_engine.evaluate.profiles` of the result.
+        ``profiles``: :func:`dip_engine.evaluate.profiles` of the result;
+        ``preview``: PNG bytes of a thumbnail; ``note``: what the job had to
+        change to finish (e.g. an out-of-memory retry).
         """
+        from dip_engine.io import write_mask
+
         folder = self.jobs / check_id(job_id)
         if profiles is not None:
             _write_json(folder / "profiles.json", profiles)
+        if preview is not None:
+            (folder / "preview.png").write_bytes(preview)
+        for suffix in (".tif", ".edf"):  # the job's mask.npy in the other mask formats
+            write_mask(folder / f"mask{suffix}", np.load(folder / "mask.npy"))
         config = result.config.to_json()
         write_frame(folder / "healed.tif", result.healed,
                     description=json.dumps({"healed_by": "xray-heal", "config": json.loads(config)}))
@@ -348,9 +440,17 @@ class Store:
                 "center": list(result.center) if result.center else None,
                 "dtype": str(result.healed.dtype),
                 "scores": {"dip": result.score, **(scores or {})},
+                **({"note": note} if note else {}),
             },
             versions=software_versions(),
         )
+
+
+def _job_alive(record: dict) -> bool:
+    """Whether a queued or running job's process still works on it."""
+    if record.get("host", host_name()) == host_name():
+        return _alive(record.get("pid"))
+    return time.time() - float(record.get("heartbeat") or 0) < STALE_S
 
 
 def _alive(pid) -> bool:

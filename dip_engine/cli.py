@@ -1,4 +1,4 @@
-"""Command line: ``xray-heal heal|serve``.
+"""Command line: ``xray-heal heal|mask|grid|serve|worker``.
 
 Bad input ends with exit status 2 and one line on stderr, never a traceback.
 """
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="start the dashboard (XRAY_HEAL_HOST, XRAY_HEAL_PORT)")
     s.add_argument("--debug", action="store_true")
+
+    w = sub.add_parser("worker", help="run dashboard jobs on this machine's GPU (Celery, XRAY_HEAL_BROKER)")
+    w.add_argument("--concurrency", type=int, help="fits at once (default XRAY_HEAL_GPU_SLOTS)")
     return parser
 
 
@@ -80,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         from dashboard.app import run_server
 
         run_server(debug=args.debug)
+        return 0
+    if args.command == "worker":
+        from dashboard.app import run_worker
+
+        run_worker(args.concurrency)
         return 0
     try:
         return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)

@@ -1,6 +1,6 @@
 """Callbacks by feature; :func:`register_all` wires them to an app."""
 
-from . import frame, heal, mask, undo
+from . import frame, heal, history, mask, undo
 
 
 def register_all(app, store, manager, settings) -> None:
@@ -8,3 +8,4 @@ def register_all(app, store, manager, settings) -> None:
     mask.register(app, store)
     undo.register(app, store)
     heal.register(app, store, manager, settings.gpu_slots)
+    history.register(app, store)

@@ -7,6 +7,8 @@ writes its result bundle to disk before the page shows it.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 
 from dash import Input, Output, State, dcc, html
@@ -14,7 +16,7 @@ from dash import Input, Output, State, dcc, html
 from dip_engine import HealConfig
 
 from .. import ids
-from ..figures import log_levels, preview_uri, profile_figure, result_figure
+from ..figures import log_levels, png_bytes, preview_pixels, preview_uri, profile_figure, result_figure
 from .mask import mask_for, spec_from_page
 
 #: Seconds between preview images sent to the page.
@@ -40,58 +42,104 @@ def score_text(scores: dict) -> str:
 
 
 def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 1.0) -> None:
-    """Block until this process holds a fit slot, telling the page its place in the queue."""
+    """Block until this process holds a fit slot, telling the page its place in the queue
+    and when it may start (the mean fit time of the jobs done so far, per job ahead)."""
     while not store.try_slot(job_id, slots):
+        store.beat(job_id)
         ahead = store.queue_position(job_id)
-        set_progress(("0", "100", f"Queued: {ahead} job(s) ahead, waiting for a free GPU slot", None))
+        eta = store.typical_fit_s()
+        when = f"; estimated start in about {max(1, round(eta * (ahead + 1) / 60))} min" if eta else ""
+        set_progress(("0", "100", f"Queued: position {ahead + 1}, {ahead} job(s) ahead, "
+                                  f"waiting for a free GPU slot{when}", None, job_id))
         time.sleep(poll_s)
 
 
-def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1):
-    """Create a job, wait for a fit slot, fit, store the bundle; return (job_id or None, message).
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception from a fit means the device (or host) ran out of memory."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" \
+        or "out of memory" in str(exc).lower()
 
-    ``set_progress`` receives (bar value, bar max, text, preview data URI).
+
+def smaller(config: HealConfig, device: str) -> tuple[HealConfig, str]:
+    """The config of the one retry after running out of memory, and what it changes:
+    the CPU after a GPU, else half the working resolution."""
+    if device.startswith("cuda"):
+        return dataclasses.replace(config, device="cpu"), "out of GPU memory: retried on the CPU"
+    side = max(64, config.max_side // 2)
+    return dataclasses.replace(config, max_side=side), f"out of memory: retried at {side} px"
+
+
+def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = ""):
+    """Create a job from the page's frame and mask, run it; return (job_id or None, message).
+
+    ``set_progress`` receives (bar value, bar max, text, preview data URI, job id).
     Never raises for a bad frame or config: the message says what went wrong
     and the job (if it was created) is marked failed with that reason.
-    At most ``slots`` fits run at once across all processes on this data folder.
+    At most ``slots`` fits run at once per machine on this data folder.
     """
     try:
         config = HealConfig.from_preset(preset or "fast", iterations=iterations,
                                         seed=int(seed) if seed is not None else None)
     except (TypeError, ValueError) as exc:
         return None, f"Cannot heal: {exc}"
-    image, mask, _ = mask_for(store, meta, spec)
-    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict())
+    _, mask, _ = mask_for(store, meta, spec)
+    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner)
+    return job_id, execute_job(store, job_id, set_progress, slots)
+
+
+def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
+    """Run a queued job to its end (done or failed, with the reason); the message for the page."""
+    store.beat(job_id, pid=os.getpid())
+    record = store.job(job_id)
+    image = store.load_upload(record["upload_id"])[0]
+    mask = store.job_mask(job_id)
+    config = HealConfig.from_dict(record["config"])
+    set_progress(("0", "100", "Starting…", None, job_id))
     wait_for_slot(store, job_id, slots, set_progress)
     store.update_job(job_id, state="running", started=time.time())
     levels = log_levels(image, ~mask)
-    last_preview = [0.0]
+    last = {"preview": 0.0, "beat": 0.0}
 
     def on_progress(p):
         preview = None
         now = time.monotonic()
-        if now - last_preview[0] >= PREVIEW_EVERY_S or p.iteration == p.iterations:
-            last_preview[0] = now
+        if now - last["preview"] >= PREVIEW_EVERY_S or p.iteration == p.iterations:
+            last["preview"] = now
             preview = preview_uri(p.preview(), levels)
-        set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview))
+        if now - last["beat"] >= 5.0:
+            last["beat"] = now
+            store.beat(job_id)
+        set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview, job_id))
 
     try:
         from dip_engine.evaluate import classical_scores, profiles
-        from dip_engine.fit import heal  # torch is imported in the job process only
+        from dip_engine.fit import heal, resolve_device  # torch is imported in the job process only
 
-        result = heal(image, mask, config, progress=on_progress)
+        retried = None
+        try:
+            result = heal(image, mask, config, progress=on_progress)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            config, retried = smaller(config, str(resolve_device(config.device)))
+            set_progress(("0", "100", f"{retried.capitalize()}…", None, job_id))
+            result = heal(image, mask, config, progress=on_progress)
         scores = classical_scores(image, result.missing, result.hidden, result.center)
         curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
     except ValueError as exc:
-        store.update_job(job_id, state="failed", reason=str(exc))
-        return job_id, f"Cannot heal: {exc}"
+        store.update_job(job_id, state="failed", reason=str(exc), finished=time.time())
+        return f"Cannot heal: {exc}"
     except Exception as exc:  # a crash of the fit must still reach the user
-        store.update_job(job_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
-        return job_id, f"The fit failed ({type(exc).__name__}: {exc}); the job was recorded as failed."
+        reason = ("out of memory, also after one retry with less" if is_out_of_memory(exc)
+                  else f"{type(exc).__name__}: {exc}")
+        store.update_job(job_id, state="failed", reason=reason, finished=time.time())
+        return f"The fit failed ({reason}); the job was recorded as failed."
     finally:
+        store.update_job(job_id, fit_ended=time.time())
         store.release_slot()
-    store.save_result(job_id, result, scores, curves)
-    return job_id, f"Healed; job {job_id}"
+    preview = png_bytes(preview_pixels(result.healed, levels, side=192))
+    store.save_result(job_id, result, scores, curves, preview=preview, note=retried)
+    return f"Healed; job {job_id}" + (f" ({retried})" if retried else "")
 
 
 #: Files of a job bundle offered on the result and review pages, with labels.
@@ -101,6 +149,8 @@ DOWNLOADS = [
     ("healed.cbf", "healed frame (CBF, input header)"),
     ("healed.npy", "healed frame (NPY)"),
     ("mask.npy", "mask (NPY, True = healed)"),
+    ("mask.tif", "mask (TIFF)"),
+    ("mask.edf", "mask (EDF)"),
     ("uncertainty.tif", "uncertainty (TIFF)"),
     ("profiles.json", "profiles (JSON)"),
     ("job.json", "job record (JSON)"),
@@ -108,8 +158,9 @@ DOWNLOADS = [
 
 
 def downloads(store, job_id: str) -> list:
-    """Links to the files the job's bundle holds."""
-    links = []
+    """Links to the files the job's bundle holds, and to all of them as a zip."""
+    links = [html.A("everything (zip)", href=f"/download/{job_id}/bundle.zip", download=f"{job_id}.zip",
+                    id="download-bundle-zip")]
     for name, label in DOWNLOADS:
         try:
             store.job_file(job_id, name)
@@ -134,6 +185,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.PRESET, "value"),
         State(ids.ITERATIONS, "value"),
         State(ids.SEED, "value"),
+        State(ids.OWNER, "value"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -147,16 +199,18 @@ def register(app, store, manager, slots: int = 1) -> None:
             Output(ids.PROGRESS_BAR, "max"),
             Output(ids.PROGRESS_TEXT, "children"),
             Output(ids.PREVIEW, "src"),
+            Output(ids.CURRENT_JOB, "data"),
         ],
-        progress_default=["0", "100", "", None],
+        progress_default=["0", "100", "", None, None],
         interval=500,
         prevent_initial_call=True,
     )
-    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, *mask_values):
+    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
-        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots)
+        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
+                                       owner=(owner or "").strip())
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
@@ -165,10 +219,33 @@ def register(app, store, manager, slots: int = 1) -> None:
     @app.callback(
         Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
         Input(ids.CANCEL, "n_clicks"),
+        State(ids.CURRENT_JOB, "data"),
         prevent_initial_call=True,
     )
-    def on_cancel(n_clicks):
+    def on_cancel(n_clicks, job_id):
+        if job_id:
+            try:
+                store.cancel_job(job_id)
+            except KeyError:
+                pass
         return "Cancelled: the fit was stopped."
+
+    @app.callback(
+        Output(ids.RERUN_INFO, "children"),
+        Input(ids.RERUN, "n_clicks"),
+        State(ids.REVIEW_JOB, "data"),
+        State(ids.OWNER, "value"),
+        background=True,
+        manager=manager,
+        running=[(Output(ids.RERUN, "disabled"), True, True)],
+        prevent_initial_call=True,
+    )
+    def on_rerun(n_clicks, job_id, owner):
+        """Run a job that did not finish again, with its frame, mask and config; the job
+        runs on even if the page is closed."""
+        new_id = store.clone_job(job_id, owner=(owner or "").strip())
+        message = execute_job(store, new_id, lambda _: None, slots)
+        return [html.Span(message), " ", dcc.Link(f"/job/{new_id}", href=f"/job/{new_id}", id="rerun-link")]
 
 
 def result_view(store, job_id: str, record: dict):
