@@ -1,6 +1,7 @@
 """Component ids, in one place."""
 
 URL = "url"
+SESSION = "session"
 PAGE = "page"
 UPLOAD = "upload"
 MESSAGE = "message"

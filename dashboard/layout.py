@@ -8,6 +8,7 @@ from dip_engine.config import DEFAULT_PRESET, PRESETS
 from dip_engine.io import MASK_SUFFIXES
 
 from . import ids
+from .store import new_id
 from .callbacks.mask import DEFAULTS
 from .figures import DRAW_BUTTONS
 
@@ -129,7 +130,11 @@ def header(user: str | None = None, login: bool = False) -> html.Header:
 
 def shell(user: str | None = None, login: bool = False) -> html.Div:
     """The frame every page shares: the URL, the header and the page body."""
-    return html.Div([dcc.Location(id=ids.URL), header(user, login), html.Div(id=ids.PAGE)], className="page")
+    # a fresh id per page load: background jobs are keyed by their callback's
+    # arguments, so without it two users healing the same frame with the same
+    # settings would share one job, its progress and its result
+    return html.Div([dcc.Location(id=ids.URL), dcc.Store(id=ids.SESSION, data=new_id()),
+                     header(user, login), html.Div(id=ids.PAGE)], className="page")
 
 
 def heal_page(initial_frame: dict | None) -> html.Main:

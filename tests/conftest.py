@@ -55,10 +55,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    """Start ``python -m dashboard`` (output to ``log``) and wait until /healthz answers."""
+def start_server(data_dir: Path, port: int, log: Path, **extra_env: str) -> subprocess.Popen:
+    """Start ``python -m dashboard`` (output to ``log``) and wait until /healthz answers.
+
+    ``extra_env``: more environment variables (XRAY_HEAL_BROKER, XRAY_HEAL_USERS, ...).
+    """
     env = dict(os.environ, XRAY_HEAL_PORT=str(port), XRAY_HEAL_HOST="127.0.0.1",
-               XRAY_HEAL_DATA=str(data_dir))
+               XRAY_HEAL_DATA=str(data_dir), **extra_env)
     with open(log, "ab") as out:  # a file, not a pipe nobody drains
         proc = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -138,3 +138,52 @@ def test_undo_and_redo_mask_edits(page, live_server):
     page.click("#redo-button")
     expect(summary).to_have_text(inverted, timeout=10000)
     expect(page.locator("#redo-button")).to_be_disabled()
+
+
+def test_owner_history_rerun_and_delete(page, live_server):
+    """A named user's job appears in the history with its thumbnail; an interrupted
+    job re-runs with one click; a user deletes their own job, not someone else's."""
+    import json
+
+    from dashboard.store import Store
+
+    _open(page, live_server)
+    page.fill("#owner", "ada")
+    page.keyboard.press("Tab")
+    page.fill("#iterations", "10")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+    expect(page.locator("#download-healed-tif")).to_be_visible(timeout=120000)
+    done_id = page.locator("#review-link").inner_text().split("/")[-1]
+
+    store = Store(live_server["data"])
+    record = store.job(done_id)
+    assert record["owner"] == "ada"
+    # someone else's job that died mid-fit
+    other = store.clone_job(done_id, owner="bob")
+    path = store.jobs / other / "job.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "state": "running", "pid": 2 ** 22 + 7}))
+
+    page.goto(live_server["url"] + f"/job/{other}")
+    expect(page.locator("#job-state")).to_have_text("State: interrupted", timeout=30000)
+    page.click("#rerun-button")
+    expect(page.locator("#rerun-link")).to_be_visible(timeout=120000)
+    rerun = page.locator("#rerun-link").inner_text().split("/")[-1]
+    assert store.job(rerun)["state"] == "done" and store.job(rerun)["rerun_of"] == other
+
+    page.goto(live_server["url"] + "/jobs")
+    expect(page.locator("#owner")).to_have_value("ada", timeout=10000)  # kept in this browser
+    table = page.locator("#history-table")
+    expect(table.locator("img.thumb").first).to_be_visible(timeout=30000)
+    expect(table).to_contain_text("bob")
+    # only ada's own finished job has a Delete button
+    delete = page.locator(f"button[id*='{done_id}']")
+    expect(delete).to_have_count(1)
+    expect(page.locator(f"button[id*='{other}']")).to_have_count(0)
+    delete.click()
+    expect(table).to_contain_text(f"Deleted job {done_id}", timeout=10000)
+    assert not (store.jobs / done_id).exists()
+    # the state filter
+    page.locator("#history-state").click()
+    page.get_by_role("option", name="interrupted").click()
+    expect(table.locator("tbody tr")).to_have_count(1, timeout=10000)

@@ -94,6 +94,16 @@ def test_job_writes_a_bundle_that_survives_a_restart(tmp_path, small_tiff):
     for bad in (f"/download/{job_id}/frame.npy", "/download/nosuchjob/healed.tif",
                 "/download/a.b/healed.tif", f"/download/{job_id}/%2E%2E"):
         assert client.get(bad).status_code == 404, bad
+    # the whole bundle as a zip, with the thumbnail and the mask in three formats
+    import io
+    import zipfile
+
+    resp = client.get(f"/download/{job_id}/bundle.zip")
+    names = set(zipfile.ZipFile(io.BytesIO(resp.data)).namelist())
+    assert {f"{job_id}/{n}" for n in ("healed.tif", "mask.npy", "mask.tif", "mask.edf", "preview.png",
+                                      "uncertainty.tif", "job.json")} <= names
+    assert client.get(f"/download/{job_id}/preview.png").data.startswith(b"\x89PNG")
+    assert record["versions"]["torch"] and record["result"]["elapsed_s"] > 0
     # a path that climbs out never reaches a file (Dash answers with its page)
     assert b"root:" not in client.get("/download/..%2F..%2F..%2Fetc/passwd").data
     with pytest.raises(KeyError):
@@ -260,3 +270,107 @@ def test_mask_history_keeps_twenty_steps_and_drops_the_redo_branch():
     assert len(branched["stack"]) == 11 and branched["index"] == 10
     fresh = push(history, "b", {"shapes": [], "values": [0]}, new_frame=False)  # another frame
     assert fresh["stack"] == [{"shapes": [], "values": [0]}]
+
+
+def test_jobs_on_another_machine_are_judged_by_their_heartbeat(tmp_path):
+    """A Celery worker's job: its pid means nothing here, its heartbeat does."""
+    import json
+    import time
+
+    from dashboard.store import STALE_S
+
+    store = Store(tmp_path)
+    job_id = store.create_job("example", np.zeros((2, 2), bool), {}, {})
+    path = store.jobs / job_id / "job.json"
+    record = json.loads(path.read_text())
+    record.update(state="running", host="gpu-node-7", pid=1, heartbeat=time.time())
+    path.write_text(json.dumps(record))
+    assert store.job(job_id)["state"] == "running"
+    record["heartbeat"] = time.time() - STALE_S - 1
+    path.write_text(json.dumps(record))
+    assert store.job(job_id)["state"] == "interrupted"
+
+
+def test_cancel_rerun_and_delete_own_jobs(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    job_id = store.create_job(meta["upload_id"], np.zeros((96, 96), bool), {"iterations": 5}, {}, owner="ada")
+    assert store.cancel_job(job_id)["state"] == "cancelled"
+    store.update_job(job_id, state="running")  # a late report from the dying process
+    assert store.job(job_id)["state"] == "cancelled"
+    rerun = store.clone_job(job_id, owner="bob")
+    again = store.job(rerun)
+    assert again["state"] == "queued" and again["rerun_of"] == job_id and again["owner"] == "bob"
+    with pytest.raises(PermissionError):
+        store.delete_job(job_id, "bob")
+    with pytest.raises(ValueError, match="still queued"):
+        store.delete_job(rerun, "bob")
+    store.delete_job(job_id, "ada")
+    with pytest.raises(KeyError):
+        store.job(job_id)
+
+
+def test_history_filters():
+    from dashboard.review import filter_jobs
+
+    records = [{"owner": "ada", "state": "done", "created": 1_700_000_000},
+               {"owner": "bob", "state": "failed", "created": 1_800_000_000}]
+    assert filter_jobs(records, owner="ada") == records[:1]
+    assert filter_jobs(records, state="failed") == records[1:]
+    assert filter_jobs(records, since="2025-01-01") == records[1:]
+    assert filter_jobs(records) == records
+
+
+def test_out_of_memory_retries_once_with_less_and_says_so(tmp_path, small_tiff, monkeypatch):
+    import dip_engine.fit as fit
+
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    real, calls = fit.heal, []
+
+    def flaky(image, mask, config, **kw):
+        calls.append(config)
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(image, mask, config, **kw)
+
+    monkeypatch.setattr(fit, "heal", flaky)
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
+    record = store.job(job_id)
+    assert record["state"] == "done" and "retried" in record["result"]["note"] and "retried" in message
+    assert calls[1].max_side == calls[0].max_side // 2  # on the CPU: half the working resolution
+
+    def always(image, mask, config, **kw):
+        raise MemoryError()
+
+    monkeypatch.setattr(fit, "heal", always)
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
+    assert store.job(job_id)["state"] == "failed" and "out of memory" in store.job(job_id)["reason"]
+
+
+def test_login_with_an_htpasswd_file(tmp_path):
+    import base64 as b64
+
+    bcrypt = pytest.importorskip("bcrypt")
+    users = tmp_path / "users.htpasswd"
+    users.write_text("ada:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt()).decode().replace("$2b$", "$2y$", 1)
+                     + "\nbob:{SHA}" + b64.b64encode(__import__("hashlib").sha1(b"pw").digest()).decode() + "\n")
+    client = create_app(Settings(data_dir=tmp_path / "data", users_file=users)).server.test_client()
+
+    def basic(user, password):
+        return {"Authorization": "Basic " + b64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    assert client.get("/").status_code == 401
+    assert client.get("/", headers=basic("ada", "wrong")).status_code == 401
+    assert client.get("/", headers=basic("ada", "s3cret")).status_code == 200
+    assert client.get("/", headers=basic("bob", "pw")).status_code == 200
+    assert client.get("/healthz").status_code == 200  # health checks need no login
+    layout = client.get("/_dash-layout", headers=basic("ada", "s3cret")).get_data(as_text=True)
+    assert "Signed in as ada" in layout
+    open_layout = create_app(Settings(data_dir=tmp_path / "d2")).server.test_client().get("/_dash-layout")
+    assert "Open to the network" in open_layout.get_data(as_text=True)
+    with pytest.raises(SystemExit, match="lists no users"):
+        (tmp_path / "empty").write_text("")
+        create_app(Settings(data_dir=tmp_path / "d3", users_file=tmp_path / "empty"))

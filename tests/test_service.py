@@ -1,13 +1,25 @@
-"""The shared service: fit slots under concurrent jobs, jobs killed mid-fit."""
+"""The shared service: fit slots under concurrent jobs, jobs killed mid-fit, users
+through the page, and scale-out on Celery with a real Redis.
+
+Redis comes from XRAY_HEAL_TEST_REDIS (``.ci/run`` starts Debian's
+redis-server and sets it), else from a redis-server the test starts on a
+free port; without either, or without Celery installed, that test skips.
+"""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
+import pytest
 import tifffile
+from conftest import _free_port, start_server, stop_server
+from playwright.sync_api import expect
 
 from dashboard.callbacks.heal import run_heal_job
 from dashboard.store import Store
@@ -68,3 +80,81 @@ def test_a_job_killed_mid_fit_is_interrupted_and_the_next_one_runs(tmp_path):
     job_id, message = run_heal_job(store, lambda p: None, meta, MaskSpec(), "fast", 10, 0, slots=1)
     assert store.job(job_id)["state"] == "done", message
     assert json.loads((store.jobs / job_id / "job.json").read_text())["result"]["iterations_run"] == 10
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    pytest.importorskip("celery")
+    url = os.environ.get("XRAY_HEAL_TEST_REDIS")
+    if url:
+        yield url
+        return
+    if not shutil.which("redis-server"):
+        pytest.skip("no Redis: set XRAY_HEAL_TEST_REDIS or install redis-server")
+    port = _free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    time.sleep(0.5)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _worker(data, broker, log):
+    env = dict(os.environ, XRAY_HEAL_DATA=str(data), XRAY_HEAL_BROKER=broker, XRAY_HEAL_GPU_SLOTS="1")
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "dip_engine.cli", "worker", "--concurrency", "1"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _heal(page, url):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(url)
+    expect(page.locator("#frame-info")).to_contain_text("liu2017_example_1.npz", timeout=30000)
+    expect(page.locator("#frame-graph .main-svg").first).to_be_visible(timeout=30000)
+    page.fill("#iterations", "15")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+
+
+@pytest.mark.browser
+def test_five_users_through_the_page_each_see_their_own_job(browser, live_server):
+    """Same frame, same settings, same moment: five jobs, five results, one fit at a time."""
+    pages = [browser.new_page() for _ in range(5)]
+    for page in pages:
+        _heal(page, live_server["url"])
+    for page in pages:
+        expect(page.locator("#download-healed-tif")).to_be_visible(timeout=240000)
+    shown = [page.locator("#review-link").inner_text().split("/")[-1] for page in pages]
+    records = [json.loads(p.read_text()) for p in (live_server["data"] / "jobs").glob("*/job.json")]
+    assert sorted(shown) == sorted(r["job_id"] for r in records) and len(set(shown)) == 5
+    spans = sorted((r["started"], r["fit_ended"]) for r in records)
+    overlaps = sum(a[1] > b[0] for a, b in zip(spans, spans[1:]))
+    assert overlaps == 0, f"fits overlapped {overlaps} times with XRAY_HEAL_GPU_SLOTS=1"
+
+
+@pytest.mark.browser
+def test_two_jobs_through_the_app_run_on_a_celery_worker(browser, tmp_path, redis_url):
+    data, port = tmp_path / "data", _free_port()
+    server = start_server(data, port, tmp_path / "server.log", XRAY_HEAL_BROKER=redis_url)
+    worker = _worker(data, redis_url, tmp_path / "worker.log")
+    try:
+        pages = [browser.new_page() for _ in range(2)]
+        for page in pages:
+            _heal(page, f"http://127.0.0.1:{port}")
+        for page in pages:
+            expect(page.locator("#download-healed-tif")).to_be_visible(timeout=240000)
+        # each user sees the result of their own job
+        shown = {page.locator("#review-link").inner_text().split("/")[-1] for page in pages}
+        records = [json.loads(p.read_text()) for p in (data / "jobs").glob("*/job.json")]
+        assert shown == {r["job_id"] for r in records}
+        assert len(records) == 2 and all(r["state"] == "done" for r in records), records
+        assert all((data / "jobs" / r["job_id"] / "healed.tif").is_file() for r in records)
+        # the fits ran in the worker's (prefork) processes, not in processes of the web server
+        worker_family = {worker.pid, *(c.pid for c in psutil.Process(worker.pid).children(recursive=True))}
+        assert {r["pid"] for r in records} <= worker_family, (records, worker_family)
+        assert "xray-heal worker on" in (tmp_path / "worker.log").read_text()
+    finally:
+        for proc in (worker, server):
+            stop_server(proc)

@@ -186,6 +186,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.ITERATIONS, "value"),
         State(ids.SEED, "value"),
         State(ids.OWNER, "value"),
+        State(ids.SESSION, "data"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -205,7 +206,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         interval=500,
         prevent_initial_call=True,
     )
-    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, *mask_values):
+    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
@@ -235,12 +236,13 @@ def register(app, store, manager, slots: int = 1) -> None:
         Input(ids.RERUN, "n_clicks"),
         State(ids.REVIEW_JOB, "data"),
         State(ids.OWNER, "value"),
+        State(ids.SESSION, "data"),
         background=True,
         manager=manager,
         running=[(Output(ids.RERUN, "disabled"), True, True)],
         prevent_initial_call=True,
     )
-    def on_rerun(n_clicks, job_id, owner):
+    def on_rerun(n_clicks, job_id, owner, _session):
         """Run a job that did not finish again, with its frame, mask and config; the job
         runs on even if the page is closed."""
         new_id = store.clone_job(job_id, owner=(owner or "").strip())
