@@ -6,10 +6,11 @@ from pathlib import Path
 
 import diskcache
 from dash import Dash, DiskcacheManager, Input, Output, html
-from flask import Response, abort, send_file
+from flask import Response, abort, jsonify, request, send_file
 
 from . import auth, ids, layout, review
 from .callbacks import register_all
+from .callbacks.frame import stored
 from .settings import Settings
 from .store import JOB_FILES, Store, check_id
 
@@ -49,7 +50,7 @@ def build(settings: Settings):
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"))
     def route(pathname):
         return page_for(store, pathname or "/", example)
-    _add_routes(app.server, store)
+    _add_routes(app.server, store, settings.max_upload_mb)
     return app, manager
 
 
@@ -97,7 +98,7 @@ def page_for(store: Store, pathname: str, example: dict):
     return review.not_found(f"Nothing lives at {pathname}.")
 
 
-def _add_routes(server, store: Store) -> None:
+def _add_routes(server, store: Store, max_upload_mb: float) -> None:
     @server.route("/download/<job_id>/<name>")
     def download(job_id: str, name: str):
         try:
@@ -108,6 +109,15 @@ def _add_routes(server, store: Store) -> None:
         except KeyError:
             abort(404)
         return send_file(path, mimetype=JOB_FILES[name], as_attachment=name != "preview.png", download_name=name)
+
+    @server.route("/upload", methods=["POST"])
+    def upload():
+        """Stream a frame file (raw request body, ?name=<file name>) to disk, for frames too
+        big for a dcc.Upload; the JSON answer is what the page shows (assets/upload.js)."""
+        name = request.args.get("name") or "upload"
+        outcome = stored(lambda: store.save_upload_stream(name, request.stream, max_upload_mb))
+        status = 200 if outcome.meta is not None or outcome.choices else 400
+        return jsonify(outcome._asdict()), status
 
     @server.route("/healthz")
     def healthz():

@@ -32,6 +32,11 @@ def controls() -> html.Div:
             "1. Frame",
             dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a frame here or ", html.A("choose a file")]),
                        className="upload", multiple=False),
+            html.Div([
+                html.Button("Send a large file…", id=ids.BIG_UPLOAD, n_clicks=0,
+                            title="Streams the file to the server: for frames of tens or hundreds of MB"),
+                html.Span(id=ids.BIG_UPLOAD_STATUS, className="info"),
+            ], className="buttons"),
             html.Div(id=ids.MESSAGE, className="message", role="alert"),
             html.Div(id=ids.FRAME_INFO, className="info"),
             html.Div([
@@ -145,6 +150,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.CURRENT_JOB),
+        dcc.Store(id=ids.STREAMED),
         dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([

@@ -118,13 +118,37 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"original{_safe_suffix(name)}").write_bytes(payload)
         _write_json(folder / "source.json", {"name": name})
+        return self._read_new(upload_id)
+
+    def save_upload_stream(self, name: str, stream, max_mb: float, chunk: int = 1 << 20) -> dict:
+        """Like :meth:`save_upload`, from a file-like ``stream`` copied to disk in chunks,
+        so a large frame never sits in memory whole. FrameError beyond ``max_mb`` MiB."""
+        max_bytes = int(max_mb * 2**20)
+        upload_id = new_id()
+        folder = self.uploads / upload_id
+        folder.mkdir(parents=True)
+        size = 0
+        with open(folder / f"original{_safe_suffix(name)}", "wb") as out:
+            while block := stream.read(chunk):
+                size += len(block)
+                if size > max_bytes:
+                    out.close()
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise FrameError(f"{name}: the file is larger than the upload limit of "
+                                     f"{max_mb:g} MB (XRAY_HEAL_MAX_UPLOAD_MB)")
+                out.write(block)
+        _write_json(folder / "source.json", {"name": name})
+        return self._read_new(upload_id)
+
+    def _read_new(self, upload_id: str) -> dict:
+        """Read a just-stored upload; drop it if unusable (but keep it for a dataset choice)."""
         try:
             return self.read_upload(upload_id)
         except DatasetChoice as exc:
             exc.upload_id = upload_id
             raise
         except FrameError:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(self.uploads / upload_id, ignore_errors=True)
             raise
 
     def read_upload(self, upload_id: str, frame: int = 0, dataset: str | None = None) -> dict:

@@ -187,3 +187,21 @@ def test_owner_history_rerun_and_delete(page, live_server):
     page.locator("#history-state").click()
     page.get_by_role("option", name="interrupted").click()
     expect(table.locator("tbody tr")).to_have_count(1, timeout=10000)
+
+
+def test_a_36_mb_frame_through_the_streaming_upload(page, live_server, tmp_path):
+    """An uncompressed 9 MP int32 frame: too big to pass base64 through a callback comfortably."""
+    import numpy as np
+    import tifffile
+
+    frame = np.random.default_rng(0).poisson(50, (3000, 3000)).astype(np.int32)
+    frame[1000:1017] = -1
+    big = tmp_path / "big9mp.tif"
+    tifffile.imwrite(big, frame)
+    assert big.stat().st_size > 36e6
+    _open(page, live_server)
+    with page.expect_file_chooser() as chooser:
+        page.click("#big-upload-button")
+    chooser.value.set_files(str(big))
+    expect(page.locator("#frame-info")).to_contain_text("big9mp.tif: 3000 x 3000 pixels, int32", timeout=60000)
+    expect(page.locator("#mask-summary")).to_contain_text("Masked", timeout=60000)

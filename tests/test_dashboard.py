@@ -374,3 +374,16 @@ def test_login_with_an_htpasswd_file(tmp_path):
     with pytest.raises(SystemExit, match="lists no users"):
         (tmp_path / "empty").write_text("")
         create_app(Settings(data_dir=tmp_path / "d3", users_file=tmp_path / "empty"))
+
+
+def test_streaming_upload_route(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    client = create_app(Settings(data_dir=tmp_path, max_upload_mb=0.05)).server.test_client()
+    ok = client.post("/upload?name=frame.tif", data=path.read_bytes())  # 37 kB
+    assert ok.status_code == 200 and ok.json["meta"]["shape"] == [96, 96]
+    assert Store(tmp_path).load_upload(ok.json["upload_id"])[0].shape == (96, 96)
+    bad = client.post("/upload?name=notes.tif", data=b"not a tiff at all")
+    assert bad.status_code == 400 and "notes.tif: cannot read" in bad.json["message"]
+    big = client.post("/upload?name=big.npy", data=b"\0" * 60_000)
+    assert big.status_code == 400 and "larger than the upload limit of 0.05 MB" in big.json["message"]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == sorted(["example", ok.json["upload_id"]])

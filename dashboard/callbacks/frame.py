@@ -52,14 +52,29 @@ def handle_upload(store, contents: str, filename: str, max_mb: float) -> Upload:
         payload = decode_upload(contents)
     except (ValueError, binascii.Error):
         return Upload(None, f"{filename}: the upload arrived damaged; please try again")
+    return stored(lambda: store.save_upload(filename, payload))
+
+
+def stored(save) -> Upload:
+    """The :class:`Upload` of calling ``save()``, a store method that keeps and reads a file."""
     try:
-        meta = store.save_upload(filename, payload)
+        meta = save()
     except DatasetChoice as exc:
         return Upload(None, f"{exc}. Pick one under 'Dataset' and press Read.", exc.upload_id, exc.choices)
     except FrameError as exc:
         return Upload(None, str(exc))
     message = " ".join(f"Note: {w}." for w in meta.get("warnings", []))
     return Upload(meta, message, meta["upload_id"], meta.get("datasets"))
+
+
+def shown(outcome: Upload) -> tuple:
+    """(frame store, message, source store, dataset options) for the page after an upload."""
+    source = outcome.upload_id or no_update
+    options = outcome.choices or []
+    if outcome.meta is None:
+        return no_update, html.Span(outcome.message, className="error"), source, options
+    message = html.Span(outcome.message, className="warning") if outcome.message else ""
+    return outcome.meta, message, source, options
 
 
 def describe_frames(meta: dict) -> str:
@@ -81,13 +96,21 @@ def register(app, store, max_upload_mb: float) -> None:
     def on_upload(contents, filename):
         if not contents:
             return no_update, no_update, no_update, no_update
-        outcome = handle_upload(store, contents, filename, max_upload_mb)
-        source = outcome.upload_id or no_update
-        options = outcome.choices or []
-        if outcome.meta is None:
-            return no_update, html.Span(outcome.message, className="error"), source, options
-        message = html.Span(outcome.message, className="warning") if outcome.message else ""
-        return outcome.meta, message, source, options
+        return shown(handle_upload(store, contents, filename, max_upload_mb))
+
+    @app.callback(
+        Output(ids.FRAME_STORE, "data", allow_duplicate=True),
+        Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Output(ids.SOURCE_STORE, "data", allow_duplicate=True),
+        Output(ids.DATASET, "options", allow_duplicate=True),
+        Input(ids.STREAMED, "data"),
+        prevent_initial_call=True,
+    )
+    def on_streamed(outcome):
+        """A file sent to the /upload route by assets/upload.js (large frames)."""
+        if not outcome:
+            return no_update, no_update, no_update, no_update
+        return shown(Upload(**{k: outcome.get(k) for k in Upload._fields}))
 
     @app.callback(
         Output(ids.FRAME_STORE, "data", allow_duplicate=True),
