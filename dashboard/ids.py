@@ -48,6 +48,7 @@ HISTORY_TABLE = "history-table"
 DELETE_JOB = "delete-job"  # pattern-matching: {"type": DELETE_JOB, "index": job_id}
 
 PRESET = "preset"
+ALL_FRAMES = "all-frames"
 ITERATIONS = "iterations"
 SEED = "seed"
 HEAL = "heal-button"

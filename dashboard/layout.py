@@ -102,6 +102,9 @@ def controls() -> html.Div:
                 html.Label("Seed", htmlFor=ids.SEED),
                 dcc.Input(id=ids.SEED, type="number", min=0, step=1, value=0),
             ], className="control"),
+            dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Every frame of the file (one batch job, "
+                                                                "same mask and settings)", "value": "all"}],
+                          value=[], className="control"),
             html.Div([
                 html.Button("Heal", id=ids.HEAL, n_clicks=0, className="primary"),
                 html.Button("Cancel", id=ids.CANCEL, n_clicks=0, disabled=True),

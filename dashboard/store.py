@@ -13,6 +13,7 @@ Layout under the data folder (XRAY_HEAL_DATA)::
                   uncertainty.tif        per-pixel spread, log10(1 + I) units
                   profiles.json          I(r) and I(chi) of original, healed, fills
                   preview.png            thumbnail of the healed frame
+                  frames/<k>/            a batch job's frame k: healed.tif, uncertainty.tif, scores.json
     cache/                               Dash background-callback cache
 
 Ids are random URL-safe tokens; every path is built from a checked id and
@@ -213,6 +214,15 @@ class Store:
         _write_json(info, params)
         return mask, params
 
+    def upload_frame(self, upload_id: str, frame: int | None = None) -> np.ndarray:
+        """Frame ``frame`` of an upload's file (None: the frame the page shows)."""
+        if frame is None:
+            return self.load_upload(upload_id)[0]
+        folder = self.uploads / check_id(upload_id)
+        meta = json.loads((folder / "meta.json").read_text())
+        source = next(folder.glob("original*"))
+        return read_frame(source, name=meta["name"], frame=int(frame), dataset=meta.get("dataset")).data
+
     def save_user_mask(self, upload_id: str, name: str, payload: bytes) -> np.ndarray:
         """Store a mask file for an upload (nonzero = missing); FrameError if unusable."""
         from dip_engine import read_mask
@@ -244,8 +254,11 @@ class Store:
 
     # jobs --------------------------------------------------------------------
     def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict,
-                   owner: str = "", rerun_of: str | None = None) -> str:
-        """A new job folder in state 'queued', owned by ``owner``; returns its id."""
+                   owner: str = "", rerun_of: str | None = None, frames: list[int] | None = None) -> str:
+        """A new job folder in state 'queued', owned by ``owner``; returns its id.
+
+        ``frames``: a batch job over these frames of the upload's file.
+        """
         job_id = new_id()
         folder = self.jobs / job_id
         folder.mkdir(parents=True)
@@ -263,6 +276,7 @@ class Store:
             "config": config,
             "mask_spec": mask_spec,
             **({"rerun_of": rerun_of} if rerun_of else {}),
+            **({"frames": frames} if frames else {}),
         })
         return job_id
 
@@ -271,7 +285,7 @@ class Store:
         record = self.job(job_id)
         return self.create_job(record["upload_id"], self.job_mask(job_id), record["config"],
                                record.get("mask_spec") or {}, owner=owner or record.get("owner", ""),
-                               rerun_of=job_id)
+                               rerun_of=job_id, frames=record.get("frames"))
 
     def job(self, job_id: str) -> dict:
         """The job's record; KeyError if there is no such job.
@@ -410,16 +424,28 @@ class Store:
         import zipfile
 
         buf = io.BytesIO()
+        folder = self.jobs / check_id(job_id)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in JOB_FILES:
-                path = self.jobs / check_id(job_id) / name
-                if path.is_file():
-                    archive.write(path, f"{job_id}/{name}")
+                if (folder / name).is_file():
+                    archive.write(folder / name, f"{job_id}/{name}")
+            for path in sorted(folder.glob("frames/*/*")):  # a batch job's per-frame results
+                archive.write(path, f"{job_id}/{path.relative_to(folder)}")
         return buf.getvalue()
+
+    def save_frame_result(self, job_id: str, frame: int, result, scores: dict | None = None) -> None:
+        """One frame of a batch job: ``frames/<frame>/healed.tif``, its uncertainty and scores."""
+        folder = self.jobs / check_id(job_id) / "frames" / str(int(frame))
+        folder.mkdir(parents=True, exist_ok=True)
+        write_frame(folder / "healed.tif", result.healed,
+                    description=json.dumps({"healed_by": "xray-heal", "frame": int(frame)}))
+        write_frame(folder / "uncertainty.tif", result.uncertainty,
+                    description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+        _write_json(folder / "scores.json", {"dip": result.score, **(scores or {})})
 
     def save_result(self, job_id: str, result, scores: dict | None = None,
                     profiles: dict | None = None, preview: bytes | None = None,
-                    note: str | None = None) -> dict:
+                    note: str | None = None, frames: list[dict] | None = None) -> dict:
         """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
 
         ``scores``: classical fills' scores on the same held-out pixels;
@@ -465,6 +491,7 @@ class Store:
                 "dtype": str(result.healed.dtype),
                 "scores": {"dip": result.score, **(scores or {})},
                 **({"note": note} if note else {}),
+                **({"frames": frames} if frames else {}),
             },
             versions=software_versions(),
         )

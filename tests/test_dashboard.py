@@ -387,3 +387,30 @@ def test_streaming_upload_route(tmp_path, small_tiff):
     big = client.post("/upload?name=big.npy", data=b"\0" * 60_000)
     assert big.status_code == 400 and "larger than the upload limit of 0.05 MB" in big.json["message"]
     assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == sorted(["example", ok.json["upload_id"]])
+
+
+def test_a_batch_job_heals_every_frame_of_a_file_with_one_mask(tmp_path):
+    import io
+    import zipfile
+
+    import tifffile
+
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    frames = np.stack([occlude(ring_pattern((64, 64), seed=k))[0] for k in range(3)])
+    tifffile.imwrite(tmp_path / "series.tif", frames)
+    store = Store(tmp_path / "data")
+    meta = store.save_upload("series.tif", (tmp_path / "series.tif").read_bytes())
+    assert meta["frames"] == 3
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(boxes=[[5, 9, 5, 9]]), "fast", 8, 0,
+                                   all_frames=True)
+    record = store.job(job_id)
+    assert record["state"] == "done", message
+    assert [f["frame"] for f in record["result"]["frames"]] == [0, 1, 2] and "3 frames" in message
+    mask = store.job_mask(job_id)
+    for k in range(3):
+        healed = tifffile.imread(store.jobs / job_id / "frames" / str(k) / "healed.tif")
+        assert np.array_equal(healed[~mask], frames[k][~mask])  # each frame keeps its own valid pixels
+    client = create_app(Settings(data_dir=tmp_path / "data")).server.test_client()
+    names = zipfile.ZipFile(io.BytesIO(client.get(f"/download/{job_id}/bundle.zip").data)).namelist()
+    assert {f"{job_id}/frames/{k}/healed.tif" for k in range(3)} <= set(names)

@@ -69,8 +69,11 @@ def smaller(config: HealConfig, device: str) -> tuple[HealConfig, str]:
     return dataclasses.replace(config, max_side=side), f"out of memory: retried at {side} px"
 
 
-def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = ""):
+def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
+                 all_frames: bool = False):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
+
+    With ``all_frames`` and a multi-frame file, one batch job heals every frame.
 
     ``set_progress`` receives (bar value, bar max, text, preview data URI, job id).
     Never raises for a bad frame or config: the message says what went wrong
@@ -83,20 +86,61 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     except (TypeError, ValueError) as exc:
         return None, f"Cannot heal: {exc}"
     _, mask, _ = mask_for(store, meta, spec)
-    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner)
+    frames = list(range(meta.get("frames", 1))) if all_frames and meta.get("frames", 1) > 1 else None
+    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
+                              frames=frames)
     return job_id, execute_job(store, job_id, set_progress, slots)
 
 
 def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
-    """Run a queued job to its end (done or failed, with the reason); the message for the page."""
+    """Run a queued job to its end (done or failed, with the reason); the message for the page.
+
+    A batch job (its record lists ``frames``) heals each frame of the
+    upload's file with the same mask and config, one after the other, in
+    one fit slot; frame k's results go to ``frames/<k>/`` of the bundle.
+    """
     store.beat(job_id, pid=os.getpid())
     record = store.job(job_id)
-    image = store.load_upload(record["upload_id"])[0]
     mask = store.job_mask(job_id)
     config = HealConfig.from_dict(record["config"])
+    frames = record.get("frames") or [None]
     set_progress(("0", "100", "Starting…", None, job_id))
     wait_for_slot(store, job_id, slots, set_progress)
     store.update_job(job_id, state="running", started=time.time())
+    done, notes = [], []
+    try:
+        for n, frame in enumerate(frames):
+            image = store.upload_frame(record["upload_id"], frame)
+            label = f"Frame {frame} ({n + 1} of {len(frames)}): " if frame is not None else ""
+            outcome = _fit(store, job_id, image, mask, config, set_progress, label)
+            if frame is not None:
+                store.save_frame_result(job_id, frame, outcome[0], outcome[1])
+                done.append({"frame": frame, "score": outcome[0].score, "elapsed_s": round(outcome[0].elapsed_s, 2)})
+            notes += [outcome[3]] if outcome[3] else []
+    except ValueError as exc:
+        store.update_job(job_id, state="failed", reason=str(exc), finished=time.time())
+        return f"Cannot heal: {exc}"
+    except Exception as exc:  # a crash of the fit must still reach the user
+        reason = ("out of memory, also after one retry with less" if is_out_of_memory(exc)
+                  else f"{type(exc).__name__}: {exc}")
+        store.update_job(job_id, state="failed", reason=reason, finished=time.time())
+        return f"The fit failed ({reason}); the job was recorded as failed."
+    finally:
+        store.update_job(job_id, fit_ended=time.time())
+        store.release_slot()
+    result, scores, curves, _ = outcome  # the last frame's views stand for the batch
+    preview = png_bytes(preview_pixels(result.healed, log_levels(image, ~result.missing), side=192))
+    note = "; ".join(dict.fromkeys(notes)) or None
+    store.save_result(job_id, result, scores, curves, preview=preview, note=note, frames=done or None)
+    return (f"Healed; job {job_id}" + (f", {len(done)} frames" if done else "")
+            + (f" ({note})" if note else ""))
+
+
+def _fit(store, job_id, image, mask, config, set_progress, label=""):
+    """Heal one frame, with one retry on less memory; (result, scores, profiles, retry note or None)."""
+    from dip_engine.evaluate import classical_scores, profiles
+    from dip_engine.fit import heal, resolve_device  # torch is imported in the job process only
+
     levels = log_levels(image, ~mask)
     last = {"preview": 0.0, "beat": 0.0}
 
@@ -109,37 +153,20 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
         if now - last["beat"] >= 5.0:
             last["beat"] = now
             store.beat(job_id)
-        set_progress((str(p.iteration), str(p.iterations), progress_text(p), preview, job_id))
+        set_progress((str(p.iteration), str(p.iterations), label + progress_text(p), preview, job_id))
 
+    retried = None
     try:
-        from dip_engine.evaluate import classical_scores, profiles
-        from dip_engine.fit import heal, resolve_device  # torch is imported in the job process only
-
-        retried = None
-        try:
-            result = heal(image, mask, config, progress=on_progress)
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            config, retried = smaller(config, str(resolve_device(config.device)))
-            set_progress(("0", "100", f"{retried.capitalize()}…", None, job_id))
-            result = heal(image, mask, config, progress=on_progress)
-        scores = classical_scores(image, result.missing, result.hidden, result.center)
-        curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
-    except ValueError as exc:
-        store.update_job(job_id, state="failed", reason=str(exc), finished=time.time())
-        return f"Cannot heal: {exc}"
-    except Exception as exc:  # a crash of the fit must still reach the user
-        reason = ("out of memory, also after one retry with less" if is_out_of_memory(exc)
-                  else f"{type(exc).__name__}: {exc}")
-        store.update_job(job_id, state="failed", reason=reason, finished=time.time())
-        return f"The fit failed ({reason}); the job was recorded as failed."
-    finally:
-        store.update_job(job_id, fit_ended=time.time())
-        store.release_slot()
-    preview = png_bytes(preview_pixels(result.healed, levels, side=192))
-    store.save_result(job_id, result, scores, curves, preview=preview, note=retried)
-    return f"Healed; job {job_id}" + (f" ({retried})" if retried else "")
+        result = heal(image, mask, config, progress=on_progress)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        config, retried = smaller(config, str(resolve_device(config.device)))
+        set_progress(("0", "100", f"{label}{retried.capitalize()}…", None, job_id))
+        result = heal(image, mask, config, progress=on_progress)
+    scores = classical_scores(image, result.missing, result.hidden, result.center)
+    curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
+    return result, scores, curves, retried
 
 
 #: Files of a job bundle offered on the result and review pages, with labels.
@@ -187,6 +214,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.SEED, "value"),
         State(ids.OWNER, "value"),
         State(ids.SESSION, "data"),
+        State(ids.ALL_FRAMES, "value"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -206,12 +234,13 @@ def register(app, store, manager, slots: int = 1) -> None:
         interval=500,
         prevent_initial_call=True,
     )
-    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, *mask_values):
+    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, all_frames,
+                *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
-                                       owner=(owner or "").strip())
+                                       owner=(owner or "").strip(), all_frames=bool(all_frames))
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
@@ -250,6 +279,16 @@ def register(app, store, manager, slots: int = 1) -> None:
         return [html.Span(message), " ", dcc.Link(f"/job/{new_id}", href=f"/job/{new_id}", id="rerun-link")]
 
 
+def batch_table(frames: list[dict] | None):
+    """Per-frame score and fit time of a batch job (None for a single frame)."""
+    if not frames:
+        return None
+    head = html.Tr([html.Th("frame"), html.Th("score"), html.Th("fit time")])
+    rows = [html.Tr([html.Td(f["frame"]), html.Td(f"{f['score']:.3f}" if f.get("score") is not None else ""),
+                     html.Td(f"{f['elapsed_s']:.1f} s")]) for f in frames]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="jobs batch", id="batch-table")
+
+
 def result_view(store, job_id: str, record: dict):
     """(result figure, its style, info, downloads, profile figure, its style) of a finished job."""
     import json
@@ -263,7 +302,10 @@ def result_view(store, job_id: str, record: dict):
     r = record["result"]
     message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
                f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+    if r.get("frames"):
+        message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
     info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
+            batch_table(r.get("frames")),
             html.Div(["Review link to share: ", dcc.Link(f"/job/{job_id}", href=f"/job/{job_id}", id="review-link")])]
     try:
         curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
