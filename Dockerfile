@@ -1,6 +1,8 @@
 # xray-heal dashboard on a CUDA-capable PyTorch base.
 # Build: docker build -t xray-heal .
 # Run:   docker run --gpus all -p 8050:8050 -v xray-heal-data:/data xray-heal
+# A Celery worker from the same image (scale-out, see README):
+#        docker run --gpus all -e XRAY_HEAL_BROKER=redis://web:6379/0 -v /shared:/data xray-heal xray-heal worker
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 
 ENV PYTHONUNBUFFERED=1 \
@@ -16,7 +18,7 @@ RUN useradd --create-home --uid 1000 xray \
 WORKDIR /app
 COPY --chown=xray:xray . /app
 # the base image's torch satisfies the project's torch range, so pip keeps it
-RUN pip install --no-cache-dir -e ".[serve]"
+RUN pip install --no-cache-dir -e ".[serve,celery]"
 
 USER 1000
 VOLUME ["/data"]
