@@ -110,6 +110,18 @@ def _add_routes(server, store: Store, max_upload_mb: float) -> None:
             abort(404)
         return send_file(path, mimetype=JOB_FILES[name], as_attachment=name != "preview.png", download_name=name)
 
+    @server.before_request
+    def unknown_jobs_are_404():
+        """/job/<id> of a malformed or unknown id answers 404 (the page says so too)."""
+        parts = request.path.strip("/").split("/")
+        if parts[0] == "job" and len(parts) >= 2:
+            try:
+                store.job(parts[1])
+                return None if len(parts) == 2 else abort(404)
+            except KeyError:
+                abort(404)
+        return None
+
     @server.route("/upload", methods=["POST"])
     def upload():
         """Stream a frame file (raw request body, ?name=<file name>) to disk, for frames too

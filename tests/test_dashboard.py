@@ -104,6 +104,9 @@ def test_job_writes_a_bundle_that_survives_a_restart(tmp_path, small_tiff):
                                       "uncertainty.tif", "job.json")} <= names
     assert client.get(f"/download/{job_id}/preview.png").data.startswith(b"\x89PNG")
     assert record["versions"]["torch"] and record["result"]["elapsed_s"] > 0
+    assert client.get(f"/job/{job_id}").status_code == 200
+    for bad in ("/job/nosuchjob", "/job/..%2F..%2Fetc", "/job/a.b", f"/job/{job_id}/x"):
+        assert client.get(bad).status_code == 404, bad
     # a path that climbs out never reaches a file (Dash answers with its page)
     assert b"root:" not in client.get("/download/..%2F..%2F..%2Fetc/passwd").data
     with pytest.raises(KeyError):
