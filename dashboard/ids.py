@@ -49,6 +49,7 @@ DELETE_JOB = "delete-job"  # pattern-matching: {"type": DELETE_JOB, "index": job
 
 PRESET = "preset"
 ALL_FRAMES = "all-frames"
+GRID = "grid-search"
 ITERATIONS = "iterations"
 SEED = "seed"
 HEAL = "heal-button"

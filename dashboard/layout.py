@@ -105,6 +105,10 @@ def controls() -> html.Div:
             dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Every frame of the file (one batch job, "
                                                                 "same mask and settings)", "value": "all"}],
                           value=[], className="control"),
+            dcc.Checklist(id=ids.GRID, options=[{"label": " Hyperparameter grid: the seed's 40 runs (lr x "
+                                                          "param_noise x reg_noise), ranked by score, best kept",
+                                                 "value": "grid"}],
+                          value=[], className="control"),
             html.Div([
                 html.Button("Heal", id=ids.HEAL, n_clicks=0, className="primary"),
                 html.Button("Cancel", id=ids.CANCEL, n_clicks=0, disabled=True),

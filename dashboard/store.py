@@ -254,10 +254,12 @@ class Store:
 
     # jobs --------------------------------------------------------------------
     def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict,
-                   owner: str = "", rerun_of: str | None = None, frames: list[int] | None = None) -> str:
+                   owner: str = "", rerun_of: str | None = None, frames: list[int] | None = None,
+                   grid: bool = False) -> str:
         """A new job folder in state 'queued', owned by ``owner``; returns its id.
 
-        ``frames``: a batch job over these frames of the upload's file.
+        ``frames``: a batch job over these frames of the upload's file;
+        ``grid``: run the seed's hyperparameter grid and keep the best run.
         """
         job_id = new_id()
         folder = self.jobs / job_id
@@ -277,6 +279,7 @@ class Store:
             "mask_spec": mask_spec,
             **({"rerun_of": rerun_of} if rerun_of else {}),
             **({"frames": frames} if frames else {}),
+            **({"grid": True} if grid else {}),
         })
         return job_id
 
@@ -285,7 +288,7 @@ class Store:
         record = self.job(job_id)
         return self.create_job(record["upload_id"], self.job_mask(job_id), record["config"],
                                record.get("mask_spec") or {}, owner=owner or record.get("owner", ""),
-                               rerun_of=job_id, frames=record.get("frames"))
+                               rerun_of=job_id, frames=record.get("frames"), grid=record.get("grid", False))
 
     def job(self, job_id: str) -> dict:
         """The job's record; KeyError if there is no such job.
@@ -445,7 +448,8 @@ class Store:
 
     def save_result(self, job_id: str, result, scores: dict | None = None,
                     profiles: dict | None = None, preview: bytes | None = None,
-                    note: str | None = None, frames: list[dict] | None = None) -> dict:
+                    note: str | None = None, frames: list[dict] | None = None,
+                    grid: list[dict] | None = None) -> dict:
         """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
 
         ``scores``: classical fills' scores on the same held-out pixels;
@@ -492,6 +496,7 @@ class Store:
                 "scores": {"dip": result.score, **(scores or {})},
                 **({"note": note} if note else {}),
                 **({"frames": frames} if frames else {}),
+                **({"grid": grid} if grid else {}),
             },
             versions=software_versions(),
         )

@@ -136,11 +136,12 @@ def _grid(args) -> int:
               f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)",
               file=sys.stderr, flush=True)
 
-    ranked = grid_search(frame.data, mask, config, on_run=report)
+    ranked, best = grid_search(frame.data, mask, config, on_run=report)
     print("rank  lr       param_noise  reg_noise  score")
-    for rank, (cfg, result) in enumerate(ranked, start=1):
-        print(f"{rank:4d}  {cfg.lr:<7g}  {cfg.param_noise!s:11}  {cfg.reg_noise_std:<9g}  {result.score:.4f}")
-    best_cfg, best = ranked[0]
+    for rank, run in enumerate(ranked, start=1):
+        cfg = run.config
+        print(f"{rank:4d}  {cfg.lr:<7g}  {cfg.param_noise!s:11}  {cfg.reg_noise_std:<9g}  {run.score:.4f}")
+    best_cfg = ranked[0].config
     _write_healed(out, frame, best)
     print(f"wrote {out} with the best run (lr {best_cfg.lr:g}, param_noise {best_cfg.param_noise}, "
           f"reg_noise_std {best_cfg.reg_noise_std:g}, score {best.score:.4f})")

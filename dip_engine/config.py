@@ -64,6 +64,13 @@ class HealConfig:
         their error is the quality score (0 = no score, no early stopping).
     patience : int
         Stop when the score has not improved for this many steps (0 = never).
+    stopping : {'score', 'wmv'}
+        How the result's iteration is picked: 'score', the best hold-out
+        score (early stop after ``patience``); 'wmv', ES-WMV (Wang et al.
+        2021): the minimum of the variance of the last ``wmv_window``
+        outputs, stopping when no new minimum came for ``wmv_patience`` steps.
+    wmv_window, wmv_patience : int
+        W and P of ES-WMV (100 and 1000 in the authors' code).
     prior : {'radial', 'none'}
         'radial': the network fits what the frame's azimuthal mean around the
         beam centre does not explain (scattering is centrosymmetric); 'none':
@@ -92,6 +99,9 @@ class HealConfig:
     ema: float = 0.99
     holdout: float = 0.03
     patience: int = 300
+    stopping: str = "score"
+    wmv_window: int = 100
+    wmv_patience: int = 1000
     prior: str = "radial"
     center: tuple[float, float] | None = None
     mirror_weight: float = 1.0
@@ -123,6 +133,10 @@ class HealConfig:
             problems.append("holdout must be in [0, 0.5)")
         if self.patience < 0:
             problems.append("patience must be >= 0")
+        if self.stopping not in ("score", "wmv"):
+            problems.append("stopping must be 'score' or 'wmv'")
+        if self.wmv_window < 2 or self.wmv_patience < 1:
+            problems.append("wmv_window must be at least 2 and wmv_patience at least 1")
         if self.prior not in ("radial", "none"):
             problems.append("prior must be 'radial' or 'none'")
         if self.center is not None and len(self.center) != 2:

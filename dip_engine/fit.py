@@ -11,7 +11,8 @@ The fit, in brief:
    supervised by that mirrored value (Friedel's law), with a lower weight;
 3. a few percent of the valid pixels, shaped like real occlusions, are held
    out of the loss: their error is the quality score, which picks the best
-   iteration and stops the fit when it stops improving;
+   iteration and stops the fit when it stops improving (or, with
+   ``stopping='wmv'``, ES-WMV picks it from the outputs' windowed variance);
 4. the DIP skip network is fitted at a working resolution of at most
    ``config.max_side`` pixels with Adam on the masked MSE; its output is
    smoothed over iterations (exponential moving average), upsampled, mapped
@@ -323,6 +324,8 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
 
     ema = var = None
     best, best_score, best_var, best_iteration = None, math.inf, None, 0
+    wmv = _WindowVariance(config.wmv_window) if config.stopping == "wmv" else None
+    wmv_min, latest_score = math.inf, None
     losses: list[torch.Tensor] = []
     loss_history: list[float] = []
     score_history: list[tuple[int, float]] = []
@@ -351,13 +354,19 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
                 delta = o - ema
                 ema += (1 - config.ema) * delta
                 var.mul_(config.ema).add_((1 - config.ema) * delta * delta)
+            spread = wmv.push(o) if wmv is not None else None
         last = step == config.iterations
+        if spread is not None:  # ES-WMV: the iterate where the outputs vary least
+            if spread < wmv_min:
+                wmv_min, best, best_var, best_iteration = spread, ema.clone(), var.clone(), step
+            elif step - best_iteration >= config.wmv_patience:
+                early = True
         if score_fn is not None and (step % _SCORE_EVERY == 0 or last):
-            s = score_fn(ema)
+            latest_score = s = score_fn(ema)
             score_history.append((step, s))
-            if s < best_score:
+            if wmv is None and s < best_score:
                 best, best_score, best_var, best_iteration = ema.clone(), s, var.clone(), step
-            elif config.patience and step - best_iteration >= config.patience:
+            elif wmv is None and config.patience and step - best_iteration >= config.patience:
                 early = True
         stop_now = should_stop is not None and should_stop()
         if step % _REPORT_EVERY == 0 or last or stop_now or early:
@@ -368,13 +377,15 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
                 progress(FitProgress(step, config.iterations, loss_history[-1],
                                      time.perf_counter() - start,
                                      lambda s=snapshot: problem.healed(s),
-                                     best_score if best is not None else None))
+                                     best_score if wmv is None and best is not None else latest_score))
         if stop_now or early:
             stopped = stop_now
             break
 
     if best is None:
         best, best_var, best_iteration = ema, var, step
+    if wmv is not None and score_fn is not None:
+        best_score = score_fn(best)
     spread = problem.upsample(best_var.sqrt()).cpu().numpy()
     sigma = spread * problem.space.span / (1 - 2 * _MARGIN) / math.log(10)
     return HealResult(
@@ -395,6 +406,37 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
         center=problem.center,
         config=config,
     )
+
+
+class _WindowVariance:
+    """Variance of the last ``window`` network outputs, averaged over pixels.
+
+    The ES-WMV statistic (Wang et al. 2021, "Early stopping for deep image
+    prior"): it falls while the fit learns the image and rises when it
+    starts to fit noise. Running sums (float64) over a ring of outputs.
+    """
+
+    def __init__(self, window: int):
+        self.window = window
+        self.ring: list[torch.Tensor] = []
+        self.s1 = self.s2 = None
+
+    def push(self, output: torch.Tensor) -> float | None:
+        """Add an output; the windowed variance once ``window`` outputs are in, else None."""
+        o = output.double()
+        if self.s1 is None:
+            self.s1, self.s2 = torch.zeros_like(o), torch.zeros_like(o)
+        self.ring.append(o)
+        self.s1 += o
+        self.s2 += o * o
+        if len(self.ring) > self.window:
+            old = self.ring.pop(0)
+            self.s1 -= old
+            self.s2 -= old * old
+        if len(self.ring) < self.window:
+            return None
+        mean = self.s1 / self.window
+        return float((self.s2 / self.window - mean * mean).clamp_min(0).mean())
 
 
 def _downsample(target: np.ndarray, weight: np.ndarray, factor: int, multiple: int):

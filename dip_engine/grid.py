@@ -31,14 +31,24 @@ def grid_configs(base: HealConfig, grid: dict[str, list] | None = None) -> list[
             for values in itertools.product(*(grid[n] for n in names))]
 
 
+@dataclasses.dataclass(frozen=True)
+class GridRun:
+    """One grid point: its config, hold-out score and fit time (s)."""
+
+    config: HealConfig
+    score: float
+    elapsed_s: float
+
+
 def grid_search(
     image: np.ndarray,
     mask: np.ndarray | None,
     base: HealConfig,
     grid: dict[str, list] | None = None,
     on_run: Callable[[int, int, HealConfig, object], None] | None = None,
-) -> list[tuple[HealConfig, object]]:
-    """Fit every grid point and rank them by hold-out score (best first).
+    progress: Callable | None = None,
+) -> tuple[list[GridRun], object]:
+    """Fit every grid point, rank them by hold-out score, keep the best fit.
 
     Parameters
     ----------
@@ -52,20 +62,25 @@ def grid_search(
         Field name -> values; defaults to :data:`SEED_GRID`.
     on_run : callable, optional
         Called as ``on_run(index, total, config, result)`` after each fit.
+    progress : callable, optional
+        Passed to every fit (:func:`dip_engine.fit.heal`).
 
     Returns
     -------
-    ranked : list of (HealConfig, HealResult)
+    ranked : list of GridRun, best first
+    best : HealResult of the best run (only that one is kept in memory)
     """
     from .fit import heal
 
     if base.holdout <= 0:
         raise ValueError("a grid search needs held-out pixels to score runs (holdout > 0)")
     configs = grid_configs(base, grid)
-    runs = []
+    runs, best = [], None
     for i, config in enumerate(configs, start=1):
-        result = heal(image, mask, config)
-        runs.append((config, result))
+        result = heal(image, mask, config, progress=progress)
+        runs.append(GridRun(config, result.score, result.elapsed_s))
+        if best is None or result.score < best.score:
+            best = result
         if on_run is not None:
             on_run(i, len(configs), config, result)
-    return sorted(runs, key=lambda run: run[1].score)
+    return sorted(runs, key=lambda run: run.score), best

@@ -417,3 +417,16 @@ def test_a_batch_job_heals_every_frame_of_a_file_with_one_mask(tmp_path):
     client = create_app(Settings(data_dir=tmp_path / "data")).server.test_client()
     names = zipfile.ZipFile(io.BytesIO(client.get(f"/download/{job_id}/bundle.zip").data)).namelist()
     assert {f"{job_id}/frames/{k}/healed.tif" for k in range(3)} <= set(names)
+
+
+def test_a_grid_job_runs_the_seed_grid_and_keeps_the_best(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    updates = []
+    job_id, message = run_heal_job(store, updates.append, meta, MaskSpec(), "fast", 3, 0, grid=True)
+    result = store.job(job_id)["result"]
+    scores = [r["score"] for r in result["grid"]]
+    assert len(scores) == 40 and scores == sorted(scores)
+    assert result["scores"]["dip"] == pytest.approx(scores[0])  # the best run is the result
+    assert any("Grid run 40 of 40" in u[2] for u in updates)

@@ -111,3 +111,25 @@ def test_missing_pixels_combines_flags_and_mask():
     img = np.array([[1, -1], [np.nan, 4]], float)
     m = missing_pixels(img, np.array([[0, 0], [0, 1]]))
     assert m.tolist() == [[False, True], [True, True]]
+
+
+def test_es_wmv_picks_the_quietest_window_and_stops_after_its_patience(rings):
+    """ES-WMV (Wang et al. 2021): pick the iterate where the windowed output variance
+    is lowest, stop when no new minimum came for P steps."""
+    import torch
+
+    from dip_engine.fit import _WindowVariance
+
+    wv = _WindowVariance(3)
+    assert wv.push(torch.tensor([1.0])) is None and wv.push(torch.tensor([2.0])) is None
+    assert wv.push(torch.tensor([3.0])) == pytest.approx(2 / 3)
+    assert wv.push(torch.tensor([3.0])) == pytest.approx(2 / 9)  # window 2, 3, 3
+
+    truth, flagged, mask = rings
+    config = HealConfig(**{**QUICK, "iterations": 400}, stopping="wmv", wmv_window=20, wmv_patience=40)
+    result = heal(flagged, mask, config)
+    assert result.best_iteration >= 20
+    assert result.early_stopped and result.iterations_run <= result.best_iteration + 40
+    assert result.score is not None  # the hold-out score of the ES-WMV pick, for comparison
+    assert _log_rmse(result.healed[mask], truth[mask]) < _log_rmse(np.full(mask.sum(), np.median(truth)),
+                                                                   truth[mask])

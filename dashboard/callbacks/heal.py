@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from typing import NamedTuple
 
 from dash import Input, Output, State, dcc, html
 
@@ -70,10 +71,12 @@ def smaller(config: HealConfig, device: str) -> tuple[HealConfig, str]:
 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
-                 all_frames: bool = False):
+                 all_frames: bool = False, grid: bool = False):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames`` and a multi-frame file, one batch job heals every frame.
+    With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
+    runs on the preset, ranked by score, and the best run is the result.
 
     ``set_progress`` receives (bar value, bar max, text, preview data URI, job id).
     Never raises for a bad frame or config: the message says what went wrong
@@ -88,7 +91,7 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     _, mask, _ = mask_for(store, meta, spec)
     frames = list(range(meta.get("frames", 1))) if all_frames and meta.get("frames", 1) > 1 else None
     job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
-                              frames=frames)
+                              frames=frames, grid=grid)
     return job_id, execute_job(store, job_id, set_progress, slots)
 
 
@@ -112,11 +115,12 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
         for n, frame in enumerate(frames):
             image = store.upload_frame(record["upload_id"], frame)
             label = f"Frame {frame} ({n + 1} of {len(frames)}): " if frame is not None else ""
-            outcome = _fit(store, job_id, image, mask, config, set_progress, label)
+            fitted = _fit(store, job_id, image, mask, config, set_progress, label, grid=record.get("grid", False))
             if frame is not None:
-                store.save_frame_result(job_id, frame, outcome[0], outcome[1])
-                done.append({"frame": frame, "score": outcome[0].score, "elapsed_s": round(outcome[0].elapsed_s, 2)})
-            notes += [outcome[3]] if outcome[3] else []
+                store.save_frame_result(job_id, frame, fitted.result, fitted.scores)
+                done.append({"frame": frame, "score": fitted.result.score,
+                             "elapsed_s": round(fitted.result.elapsed_s, 2)})
+            notes += [fitted.note] if fitted.note else []
     except ValueError as exc:
         store.update_job(job_id, state="failed", reason=str(exc), finished=time.time())
         return f"Cannot heal: {exc}"
@@ -128,21 +132,34 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
     finally:
         store.update_job(job_id, fit_ended=time.time())
         store.release_slot()
-    result, scores, curves, _ = outcome  # the last frame's views stand for the batch
+    result = fitted.result  # the last frame's views stand for a batch
     preview = png_bytes(preview_pixels(result.healed, log_levels(image, ~result.missing), side=192))
     note = "; ".join(dict.fromkeys(notes)) or None
-    store.save_result(job_id, result, scores, curves, preview=preview, note=note, frames=done or None)
+    store.save_result(job_id, result, fitted.scores, fitted.profiles, preview=preview, note=note,
+                      frames=done or None, grid=fitted.grid)
     return (f"Healed; job {job_id}" + (f", {len(done)} frames" if done else "")
             + (f" ({note})" if note else ""))
 
 
-def _fit(store, job_id, image, mask, config, set_progress, label=""):
-    """Heal one frame, with one retry on less memory; (result, scores, profiles, retry note or None)."""
+class Fitted(NamedTuple):
+    """What :func:`_fit` made of one frame."""
+
+    result: object  # dip_engine.fit.HealResult
+    scores: dict
+    profiles: dict | None
+    note: str | None  # what an out-of-memory retry changed
+    grid: list[dict] | None  # the ranked grid runs, for a grid job
+
+
+def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False) -> Fitted:
+    """Heal one frame (or run the seed's grid on it and keep the best), with one retry
+    on less memory."""
     from dip_engine.evaluate import classical_scores, profiles
     from dip_engine.fit import heal, resolve_device  # torch is imported in the job process only
+    from dip_engine.grid import grid_search
 
     levels = log_levels(image, ~mask)
-    last = {"preview": 0.0, "beat": 0.0}
+    last = {"preview": 0.0, "beat": 0.0, "label": label}
 
     def on_progress(p):
         preview = None
@@ -153,20 +170,32 @@ def _fit(store, job_id, image, mask, config, set_progress, label=""):
         if now - last["beat"] >= 5.0:
             last["beat"] = now
             store.beat(job_id)
-        set_progress((str(p.iteration), str(p.iterations), label + progress_text(p), preview, job_id))
+        set_progress((str(p.iteration), str(p.iterations), last["label"] + progress_text(p), preview, job_id))
+
+    def on_run(i, total, cfg, result):
+        last["label"] = (f"{label}Grid run {min(i + 1, total)} of {total} (last: lr {cfg.lr:g}, param_noise "
+                         f"{cfg.param_noise}, reg_noise {cfg.reg_noise_std:g}: score {result.score:.3f}) · ")
+
+    def run(cfg):
+        if not grid:
+            return heal(image, mask, cfg, progress=on_progress), None
+        ranked, best = grid_search(image, mask, cfg, on_run=on_run, progress=on_progress)
+        return best, [{"lr": r.config.lr, "param_noise": r.config.param_noise,
+                       "reg_noise_std": r.config.reg_noise_std, "score": r.score,
+                       "elapsed_s": round(r.elapsed_s, 2)} for r in ranked]
 
     retried = None
     try:
-        result = heal(image, mask, config, progress=on_progress)
+        result, ranked = run(config)
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
         config, retried = smaller(config, str(resolve_device(config.device)))
         set_progress(("0", "100", f"{label}{retried.capitalize()}…", None, job_id))
-        result = heal(image, mask, config, progress=on_progress)
+        result, ranked = run(config)
     scores = classical_scores(image, result.missing, result.hidden, result.center)
     curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
-    return result, scores, curves, retried
+    return Fitted(result, scores, curves, retried, ranked)
 
 
 #: Files of a job bundle offered on the result and review pages, with labels.
@@ -215,6 +244,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.OWNER, "value"),
         State(ids.SESSION, "data"),
         State(ids.ALL_FRAMES, "value"),
+        State(ids.GRID, "value"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -235,12 +265,13 @@ def register(app, store, manager, slots: int = 1) -> None:
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, all_frames,
-                *mask_values):
+                grid, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
-                                       owner=(owner or "").strip(), all_frames=bool(all_frames))
+                                       owner=(owner or "").strip(), all_frames=bool(all_frames),
+                                       grid=bool(grid))
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
@@ -279,6 +310,19 @@ def register(app, store, manager, slots: int = 1) -> None:
         return [html.Span(message), " ", dcc.Link(f"/job/{new_id}", href=f"/job/{new_id}", id="rerun-link")]
 
 
+def grid_table(runs: list[dict] | None, shown: int = 10):
+    """The best ``shown`` runs of a grid job, ranked by score (None for a plain job)."""
+    if not runs:
+        return None
+    head = html.Tr([html.Th(t) for t in ("rank", "lr", "param_noise", "reg_noise_std", "score", "fit time")])
+    rows = [html.Tr([html.Td(k), html.Td(f"{r['lr']:g}"), html.Td(str(r["param_noise"])),
+                     html.Td(f"{r['reg_noise_std']:g}"), html.Td(f"{r['score']:.4f}"),
+                     html.Td(f"{r['elapsed_s']:.1f} s")]) for k, r in enumerate(runs[:shown], start=1)]
+    return html.Details([html.Summary(f"Grid: {len(runs)} runs ranked by score; the best (rank 1) is shown"),
+                         html.Table([html.Thead(head), html.Tbody(rows)], className="jobs")],
+                        open=True, id="grid-table")
+
+
 def batch_table(frames: list[dict] | None):
     """Per-frame score and fit time of a batch job (None for a single frame)."""
     if not frames:
@@ -305,7 +349,7 @@ def result_view(store, job_id: str, record: dict):
     if r.get("frames"):
         message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
     info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
-            batch_table(r.get("frames")),
+            batch_table(r.get("frames")), grid_table(r.get("grid")),
             html.Div(["Review link to share: ", dcc.Link(f"/job/{job_id}", href=f"/job/{job_id}", id="review-link")])]
     try:
         curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
