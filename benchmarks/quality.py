@@ -1,6 +1,6 @@
 """Self-validation of every healer on real frames (printed table).
 
-    python benchmarks/quality.py [--frames a.tif,b.npz] [--seed-iterations N]
+    python benchmarks/quality.py [--frames a.tif,b.npz] [--seed-iterations N] [--wmv]
 
 For each frame in ../shared/data: hide known valid pixels shaped like real
 occlusions (a seed distinct from the fits' own hold-out), heal with each
@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--seed-iterations", type=int, default=100,
                     help="steps of the seed's plain DIP (it needs ~1500 and hours on a CPU; 0 skips it)")
     ap.add_argument("--preset", default="balanced", help="preset of the default healer")
+    ap.add_argument("--wmv", action="store_true",
+                    help="also the default healer with ES-WMV stopping (Wang et al. 2021; W=100, P=1000)")
     args = ap.parse_args()
 
     rows = []
@@ -60,6 +62,10 @@ def main() -> None:
             "seed DIP": lambda: heal(image, masked, seed_dip_config(args.seed_iterations, image.shape)).healed,
             f"default ({args.preset})": lambda: heal(image, masked, HealConfig.from_preset(args.preset)).healed,
         }
+        if args.wmv:  # the same fit, its iterate picked by ES-WMV instead of the hold-out score
+            methods[f"{args.preset}, ES-WMV"] = lambda: heal(image, masked, HealConfig.from_preset(
+                args.preset, stopping="wmv", wmv_window=100, wmv_patience=1000)).healed
+            methods[f"default ({args.preset})"] = methods.pop(f"default ({args.preset})")  # stays last
         if args.seed_iterations <= 0:
             del methods["seed DIP"]
         for method, run in methods.items():

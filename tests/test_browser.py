@@ -27,6 +27,20 @@ def _draw_box(page):
     page.mouse.up()
 
 
+def _draw_until_the_mask_follows(page, summary):
+    """Draw a box; Plotly may still be laying out a new figure, so draw again until
+    the mask summary changes."""
+    before = summary.inner_text()
+    for _ in range(5):
+        _draw_box(page)
+        try:
+            expect(summary).not_to_have_text(before, timeout=3000)
+            return
+        except AssertionError:
+            continue
+    expect(summary).not_to_have_text(before)
+
+
 def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
     path, _, _ = small_tiff
     _open(page, live_server)
@@ -36,16 +50,7 @@ def test_upload_draw_heal_download(page, live_server, small_tiff, tmp_path):
     page.set_input_files("#upload input[type=file]", str(path))
     expect(page.locator("#frame-info")).to_contain_text("frame.tif: 96 x 96", timeout=30000)
     expect(summary).not_to_have_text(example, timeout=10000)  # the new frame's figure is up
-    before = summary.inner_text()
-    # Plotly may still be laying out the new figure: draw until the mask follows
-    for _ in range(5):
-        _draw_box(page)
-        try:
-            expect(summary).not_to_have_text(before, timeout=3000)
-            break
-        except AssertionError:
-            continue
-    expect(summary).not_to_have_text(before)
+    _draw_until_the_mask_follows(page, summary)
 
     page.fill("#iterations", "40")
     page.keyboard.press("Tab")
@@ -119,15 +124,8 @@ def test_undo_and_redo_mask_edits(page, live_server):
     expect(summary).to_contain_text("Masked", timeout=10000)
     expect(page.locator("#undo-button")).to_be_disabled()
     start = summary.inner_text()
-    for _ in range(5):  # Plotly may still be laying out: draw until the mask follows
-        _draw_box(page)
-        try:
-            expect(summary).not_to_have_text(start, timeout=3000)
-            break
-        except AssertionError:
-            continue
+    _draw_until_the_mask_follows(page, summary)
     boxed = summary.inner_text()
-    assert boxed != start
     page.locator("#invert input").check()
     expect(summary).not_to_have_text(boxed, timeout=10000)
     inverted = summary.inner_text()
