@@ -71,6 +71,10 @@ class HealConfig:
         outputs, stopping when no new minimum came for ``wmv_patience`` steps.
     wmv_window, wmv_patience : int
         W and P of ES-WMV (100 and 1000 in the authors' code).
+    blend : bool
+        Combine the fit with the polar and mirror fills, weighted by the
+        held-out pixels (:mod:`dip_engine.blend`; needs the radial prior's
+        beam centre and ``holdout`` > 0).
     prior : {'radial', 'none'}
         'radial': the network fits what the frame's azimuthal mean around the
         beam centre does not explain (scattering is centrosymmetric); 'none':
@@ -102,6 +106,7 @@ class HealConfig:
     stopping: str = "score"
     wmv_window: int = 100
     wmv_patience: int = 1000
+    blend: bool = True
     prior: str = "radial"
     center: tuple[float, float] | None = None
     mirror_weight: float = 1.0

@@ -86,6 +86,13 @@ class HealResult:
     center : (row, col) or None
         Beam centre the radial prior used.
     config : HealConfig
+    hidden_prediction : (n,) float64 ndarray
+        The fit's counts at the held-out pixels (``hidden``, in
+        ``np.flatnonzero`` order), which ``healed`` keeps at their measured
+        values; for scoring and blending (:mod:`dip_engine.blend`).
+    blend : dict or None
+        With ``config.blend``: the weights of the fit and the classical fills
+        in ``healed``, and the fit's own score before blending.
     """
 
     healed: np.ndarray
@@ -104,6 +111,8 @@ class HealResult:
     early_stopped: bool
     center: tuple[float, float] | None
     config: HealConfig = field(repr=False)
+    hidden_prediction: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    blend: dict | None = None
 
 
 def missing_pixels(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -193,7 +202,12 @@ def heal(
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     problem = _Problem.build(image, missing, config)
-    return _fit(problem, config, device, progress, should_stop)
+    result = _fit(problem, config, device, progress, should_stop)
+    if config.blend:
+        from .blend import blend
+
+        result = blend(np.asarray(image), result)
+    return result
 
 
 @dataclass
@@ -286,10 +300,13 @@ class _Problem:
             x = F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
         return x[0, 0, : self.image.shape[0], : self.image.shape[1]]
 
+    def prediction(self, t: torch.Tensor) -> np.ndarray:
+        """The fit of a network output ``t`` at every pixel, in counts ((H, W) float64)."""
+        return self.space.to_counts(self.upsample(t).cpu().numpy().astype(np.float64))
+
     def healed(self, t: torch.Tensor) -> np.ndarray:
         """The frame with missing pixels from a network output ``t``."""
-        fit = self.upsample(t).cpu().numpy().astype(np.float64)
-        return paste(self.image, self.missing, self.space.to_counts(fit))
+        return paste(self.image, self.missing, self.prediction(t))
 
     def scorer(self, device) -> Callable[[torch.Tensor], float] | None:
         """RMSE of log10(1 + I) on the held-out pixels, for a network output."""
@@ -386,10 +403,11 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
         best, best_var, best_iteration = ema, var, step
     if wmv is not None and score_fn is not None:
         best_score = score_fn(best)
+    prediction = problem.prediction(best)
     spread = problem.upsample(best_var.sqrt()).cpu().numpy()
     sigma = spread * problem.space.span / (1 - 2 * _MARGIN) / math.log(10)
     return HealResult(
-        healed=problem.healed(best),
+        healed=paste(problem.image, problem.missing, prediction),
         missing=problem.missing,
         hidden=problem.hidden,
         uncertainty=np.where(problem.missing, sigma, 0).astype(np.float32),
@@ -405,6 +423,7 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
         early_stopped=early,
         center=problem.center,
         config=config,
+        hidden_prediction=prediction[problem.hidden],
     )
 
 

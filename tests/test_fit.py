@@ -133,3 +133,35 @@ def test_es_wmv_picks_the_quietest_window_and_stops_after_its_patience(rings):
     assert result.score is not None  # the hold-out score of the ES-WMV pick, for comparison
     assert _log_rmse(result.healed[mask], truth[mask]) < _log_rmse(np.full(mask.sum(), np.median(truth)),
                                                                    truth[mask])
+
+
+def test_blend_weights_recover_a_known_mixture():
+    from dip_engine.blend import cross_fitted_rmse, weights
+
+    rng = np.random.default_rng(0)
+    preds = rng.normal(size=(500, 3))
+    truth = preds @ np.array([0.6, 0.3, 0.1])
+    assert np.allclose(weights(preds, truth), [0.6, 0.3, 0.1], atol=1e-6)
+    assert cross_fitted_rmse(preds, truth, np.arange(500) % 7) < 1e-6
+    assert weights(np.zeros((4, 2)), np.zeros(4)).tolist() == [0.5, 0.5]
+
+
+def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings):
+    """An anisotropic but centrosymmetric pattern (I(phi) = I(phi + pi)) and a fit stopped
+    after a few steps: the point-mirror fill is the better healer, and the blend leans on it."""
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    yy, xx = np.mgrid[:96, :96]
+    phi = np.arctan2(yy - 96 * 0.55, xx - 96 * 0.48)
+    truth = ring_pattern((96, 96), poisson=False) * (0.2 + np.cos(3 * phi) ** 2)
+    flagged, mask = occlude(np.rint(truth))
+    result = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}))
+    w = result.blend["weights"]
+    assert set(w) == {"dip", "polar", "mirror"} and sum(w.values()) == pytest.approx(1)
+    assert w["mirror"] > 0.5
+    assert result.score <= result.blend["dip_score"] * 1.05  # cross-fitted, so honest
+    valid = ~mask & (flagged >= 0)
+    assert np.array_equal(result.healed[valid], flagged[valid])
+    plain = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}, blend=False))
+    assert plain.blend is None
+    assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])
