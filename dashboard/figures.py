@@ -224,6 +224,7 @@ def profile_figure(profiles: dict) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
         "azimuthal average I(r)", f"I(chi), radii {lo:.0f} to {hi:.0f} px"))
     styles = {"original": dict(color="black", width=2), "healed": dict(color="#2b59c3", width=2),
+              "biharmonic": dict(color="#8e44ad", width=1, dash="dashdot"),
               "polar": dict(color="#e08a00", width=1, dash="dot"),
               "mirror": dict(color="#2a9d5b", width=1, dash="dash")}
     for name, curves in profiles["methods"].items():

@@ -494,6 +494,7 @@ class Store:
                 "center": list(result.center) if result.center else None,
                 "dtype": str(result.healed.dtype),
                 "scores": {"dip": result.score, **(scores or {})},
+                **({"blend": result.blend} if result.blend else {}),
                 **({"note": note} if note else {}),
                 **({"frames": frames} if frames else {}),
                 **({"grid": grid} if grid else {}),

@@ -188,10 +188,10 @@ def profiles(
     -------
     profiles : dict
         ``radius`` (pixels), ``chi`` (degrees), ``chi_range`` ([r_min, r_max]),
-        and per method ('original', 'healed', 'polar', 'mirror') the lists
-        ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
+        and per method ('original', 'healed', 'biharmonic', 'polar', 'mirror')
+        the lists ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
     """
-    from .baselines import fill_mirror, fill_polar
+    from .baselines import fill_biharmonic, fill_mirror, fill_polar
     from .geometry import azimuthal_profile, polar_coordinates, radial_profile
 
     everywhere = np.ones(missing.shape, bool)
@@ -200,6 +200,7 @@ def profiles(
     frames = {
         "original": (np.asarray(image, np.float64), ~missing),
         "healed": (np.asarray(healed, np.float64), everywhere),
+        "biharmonic": (fill_biharmonic(image, missing).astype(np.float64), everywhere),
         "polar": (fill_polar(image, missing, center).astype(np.float64), everywhere),
         "mirror": (fill_mirror(image, missing, center).astype(np.float64), everywhere),
     }
@@ -214,6 +215,33 @@ def profiles(
         out["radius"], out["chi"] = radius.tolist(), chi.tolist()
         out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
     return out
+
+
+def mirror_check(image: np.ndarray, healed: np.ndarray, missing: np.ndarray,
+                 center: tuple[float, float]) -> dict | None:
+    """An empirical check of the healed pixels against Friedel's law.
+
+    Where a healed pixel's point mirror through the beam centre was measured,
+    |log10(1 + healed) - log10(1 + mirror)| says how far the healing is from
+    what symmetry predicts, next to the uncertainty map's own estimate.
+
+    Returns
+    -------
+    check : dict or None
+        ``pixels`` (healed pixels with a measured mirror) and ``rms`` of the
+        difference in log10(1 + I); None when no healed pixel has one.
+    """
+    from .geometry import mirror_image
+    from .intensity import log_counts
+
+    valid = ~missing
+    mirrored, available = mirror_image(log_counts(image, valid), valid, center)
+    pairs = missing & available
+    if not pairs.any():
+        return None
+    own = np.log1p(np.clip(np.asarray(healed, np.float64)[pairs], 0, None))
+    diff = (own - mirrored[pairs]) / np.log(10)
+    return {"pixels": int(pairs.sum()), "rms": float(np.sqrt(np.mean(diff ** 2)))}
 
 
 def shadow_agreement(parts: dict[str, np.ndarray], reference: np.ndarray) -> tuple[float, float]:

@@ -99,3 +99,19 @@ def test_profiles_of_a_healed_frame_follow_the_original(counts_and_mask):
     ok = np.isfinite(orig) & (np.array(curves["radius"]) > 8)
     assert np.nanmax(np.abs(np.log(healed[ok] / orig[ok]))) < 0.3
     assert len(curves["chi"]) == len(curves["methods"]["mirror"]["I_chi"]) == 180
+
+
+def test_mirror_check_measures_the_distance_to_friedel_pairs():
+    from dip_engine.baselines import fill_mirror
+    from dip_engine.evaluate import mirror_check
+    from dip_engine.synthetic import ring_pattern
+
+    center = (40.0, 38.0)
+    image = ring_pattern((80, 80), center=center, poisson=False)
+    missing = np.zeros(image.shape, bool)
+    missing[20:26, 30:50] = True  # its mirror (rows 54-60) is measured
+    exact = mirror_check(image, fill_mirror(image, missing, center), missing, center)
+    assert exact["pixels"] == missing.sum() and exact["rms"] < 1e-6
+    flat = mirror_check(image, np.where(missing, 1.0, image), missing, center)
+    assert flat["rms"] > 0.5
+    assert mirror_check(image, image, np.ones(image.shape, bool), center) is None

@@ -36,7 +36,8 @@ def score_text(scores: dict) -> str:
     """One line comparing the fit with the classical fills (lower is better)."""
     if not scores or scores.get("dip") is None:
         return ""
-    parts = [f"{name} {value:.3f}" for name, value in scores.items() if name != "poisson_floor"]
+    labels = {"dip": "xray-heal"}  # the stored key of the result's own score
+    parts = [f"{labels.get(name, name)} {value:.3f}" for name, value in scores.items() if name != "poisson_floor"]
     floor = scores.get("poisson_floor")
     return ("Score, RMSE of log10(1 + I) on held-out pixels: " + " · ".join(parts)
             + (f" (Poisson floor {floor:.3f})" if floor is not None else ""))
@@ -154,7 +155,7 @@ class Fitted(NamedTuple):
 def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False) -> Fitted:
     """Heal one frame (or run the seed's grid on it and keep the best), with one retry
     on less memory."""
-    from dip_engine.evaluate import classical_scores, profiles
+    from dip_engine.evaluate import classical_scores, mirror_check, profiles
     from dip_engine.fit import heal, resolve_device  # torch is imported in the job process only
     from dip_engine.grid import grid_search
 
@@ -194,7 +195,10 @@ def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False)
         set_progress(("0", "100", f"{label}{retried.capitalize()}…", None, job_id))
         result, ranked = run(config)
     scores = classical_scores(image, result.missing, result.hidden, result.center)
-    curves = profiles(image, result.healed, result.missing, result.center) if result.center else None
+    curves = None
+    if result.center:
+        curves = profiles(image, result.healed, result.missing, result.center)
+        curves["mirror_check"] = mirror_check(image, result.healed, result.missing, result.center)
     return Fitted(result, scores, curves, retried, ranked)
 
 
@@ -337,6 +341,7 @@ def result_view(store, job_id: str, record: dict):
     """(result figure, its style, info, downloads, profile figure, its style) of a finished job."""
     import json
 
+    import numpy as np
     import tifffile
 
     image, _, _ = store.load_upload(record["upload_id"])
@@ -346,6 +351,10 @@ def result_view(store, job_id: str, record: dict):
     r = record["result"]
     message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
                f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+    if r.get("blend"):
+        w = r["blend"]["weights"]
+        message += ("; blend of " + ", ".join(f"{k} {v:.2f}" for k, v in w.items())
+                    + (f" (the fit alone scored {r['blend']['dip_score']:.3f})" if r["blend"].get("dip_score") else ""))
     if r.get("frames"):
         message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
     info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
@@ -355,5 +364,11 @@ def result_view(store, job_id: str, record: dict):
         curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
         profile_fig, profile_style = profile_figure(curves), _SHOWN
     except KeyError:
-        profile_fig, profile_style = {}, _HIDDEN
+        curves, profile_fig, profile_style = {}, {}, _HIDDEN
+    check = curves.get("mirror_check")
+    if check:
+        spread = np.median(uncertainty[store.job_mask(job_id)]) if uncertainty.any() else 0.0
+        info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
+                             f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
+                             f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
     return fig, _SHOWN, info, downloads(store, job_id), profile_fig, profile_style
