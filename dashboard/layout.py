@@ -54,7 +54,7 @@ def controls() -> html.Div:
             _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 5, 100, 1,
                     DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
             _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.1, 5, 0.1,
-                    DEFAULTS[ids.CONTRAST], {1.1: "1.1", 1.4: "1.4", 2: "2", 3: "3", 5: "5"}),
+                    DEFAULTS[ids.CONTRAST], {1.1: "1.1", 2: "2", 3: "3", 5: "5"}),
             html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
                    "its holder or anything else; drag a shape to move it, erase it with the eraser. "
                    "The detector's own flags (negative, NaN) are always masked.", className="hint"),

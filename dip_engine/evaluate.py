@@ -149,7 +149,7 @@ def classical_scores(
     -------
     scores : dict
         RMSE of log10(1 + I) per fill ('biharmonic', 'polar', 'mirror'), and
-        'poisson_floor' of the held-out pixels.
+        'poisson_floor' of the held-out pixels when they hold integer counts.
     """
     from .baselines import fill_biharmonic, fill_mirror, fill_polar
 
@@ -161,7 +161,8 @@ def classical_scores(
         fills["polar"] = lambda i, m: fill_polar(i, m, center)
         fills["mirror"] = lambda i, m: fill_mirror(i, m, center)
     scores = {name: log_rmse(fill(image, missing | hidden)[hidden], truth) for name, fill in fills.items()}
-    scores["poisson_floor"] = poisson_floor(truth)
+    if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only
+        scores["poisson_floor"] = poisson_floor(truth)
     return scores
 
 
