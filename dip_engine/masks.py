@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, stats
 from skimage import draw, morphology
 
 
@@ -509,14 +509,16 @@ def shadow_mask(
     shadow = ndimage.binary_fill_holes(ndimage.binary_closing(shadow, morphology.disk(2))) & valid
     # the filter window lets a shadow reach up to size // 2 pixels past its
     # edge at low counts, and rounds off a one-pixel penumbra at high counts:
-    # peel edge pixels that are not dark on their own, then take in
+    # peel edge pixels that are not dark on their own, or whose few counts
+    # are not unlikely (Poisson p >= 5 %) in their ring; then take in
     # neighbours that are significantly dark on their own (3 Poisson sigmas)
     own = ring_contrast(image, valid, center, size=1)
-    lit = own >= -np.log(contrast)
-    for _ in range(2):
-        shadow &= ~(lit & (shadow & ~ndimage.binary_erosion(shadow)))
     counts = np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)
     expected = (counts + 1) * np.exp(-own) - 1
+    lit = own >= -np.log(contrast)
+    doubtful = lit | (stats.poisson.cdf(counts, np.maximum(expected, 0)) >= 0.05)
+    for _ in range(2):
+        shadow &= ~(doubtful & (shadow & ~ndimage.binary_erosion(shadow)))
     significant = ~lit & valid & (expected - counts > 3 * np.sqrt(expected + 1))
     shadow |= ndimage.binary_dilation(shadow) & significant
     return grow(shadow, margin)
