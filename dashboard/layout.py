@@ -37,6 +37,10 @@ def controls() -> html.Div:
                             title="Streams the file to the server: for frames of tens or hundreds of MB"),
                 html.Span(id=ids.BIG_UPLOAD_STATUS, className="info"),
             ], className="buttons"),
+            dcc.Upload(id=ids.SET_UPLOAD, multiple=True, className="upload small",
+                       children=html.Div(["A set of frames for one batch job: drop several files "
+                                          "of the shown frame's shape"])),
+            html.Div(id=ids.SET_INFO, className="info"),
             html.Div(id=ids.MESSAGE, className="message", role="alert"),
             html.Div(id=ids.FRAME_INFO, className="info"),
             html.Div([
@@ -102,8 +106,9 @@ def controls() -> html.Div:
                 html.Label("Seed", htmlFor=ids.SEED),
                 dcc.Input(id=ids.SEED, type="number", min=0, step=1, value=0),
             ], className="control"),
-            dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Every frame of the file (one batch job, "
-                                                                "same mask and settings)", "value": "all"}],
+            dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Batch: every frame of the file, or the shown "
+                                                                "frame and the set (one job, same mask and "
+                                                                "settings)", "value": "all"}],
                           value=[], className="control"),
             dcc.Checklist(id=ids.GRID, options=[{"label": " Hyperparameter grid: the seed's 40 runs (lr x "
                                                           "param_noise x reg_noise), ranked by score, best kept",
@@ -158,6 +163,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.STREAMED),
+        dcc.Store(id=ids.SET_STORE),
         dcc.Store(id=ids.SOURCE_STORE),
         controls(),
         html.Div([

@@ -13,7 +13,7 @@ Layout under the data folder (XRAY_HEAL_DATA)::
                   uncertainty.tif        per-pixel spread, log10(1 + I) units
                   profiles.json          I(r) and I(chi) of original, healed, fills
                   preview.png            thumbnail of the healed frame
-                  frames/<k>/            a batch job's frame k: healed.tif, uncertainty.tif, scores.json
+                  frames/<k>/            a batch job's k-th frame: healed.tif, uncertainty.tif, scores.json
     cache/                               Dash background-callback cache
 
 Ids are random URL-safe tokens; every path is built from a checked id and
@@ -254,11 +254,11 @@ class Store:
 
     # jobs --------------------------------------------------------------------
     def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict,
-                   owner: str = "", rerun_of: str | None = None, frames: list[int] | None = None,
+                   owner: str = "", rerun_of: str | None = None, items: list[dict] | None = None,
                    grid: bool = False) -> str:
         """A new job folder in state 'queued', owned by ``owner``; returns its id.
 
-        ``frames``: a batch job over these frames of the upload's file;
+        ``items``: a batch job over these frames (upload id, frame index, label);
         ``grid``: run the seed's hyperparameter grid and keep the best run.
         """
         job_id = new_id()
@@ -278,7 +278,7 @@ class Store:
             "config": config,
             "mask_spec": mask_spec,
             **({"rerun_of": rerun_of} if rerun_of else {}),
-            **({"frames": frames} if frames else {}),
+            **({"items": items} if items else {}),
             **({"grid": True} if grid else {}),
         })
         return job_id
@@ -288,7 +288,7 @@ class Store:
         record = self.job(job_id)
         return self.create_job(record["upload_id"], self.job_mask(job_id), record["config"],
                                record.get("mask_spec") or {}, owner=owner or record.get("owner", ""),
-                               rerun_of=job_id, frames=record.get("frames"), grid=record.get("grid", False))
+                               rerun_of=job_id, items=record.get("items"), grid=record.get("grid", False))
 
     def job(self, job_id: str) -> dict:
         """The job's record; KeyError if there is no such job.
@@ -437,7 +437,7 @@ class Store:
         return buf.getvalue()
 
     def save_frame_result(self, job_id: str, frame: int, result, scores: dict | None = None) -> None:
-        """One frame of a batch job: ``frames/<frame>/healed.tif``, its uncertainty and scores."""
+        """Item ``frame`` of a batch job: ``frames/<frame>/healed.tif``, its uncertainty and scores."""
         folder = self.jobs / check_id(job_id) / "frames" / str(int(frame))
         folder.mkdir(parents=True, exist_ok=True)
         write_frame(folder / "healed.tif", result.healed,

@@ -210,3 +210,27 @@ def test_a_36_mb_frame_through_the_streaming_upload(page, live_server, tmp_path)
     chooser.value.set_files(str(big))
     expect(page.locator("#frame-info")).to_contain_text("big9mp.tif: 3000 x 3000 pixels, int32", timeout=60000)
     expect(page.locator("#mask-summary")).to_contain_text("Masked", timeout=60000)
+
+
+def test_a_set_of_frames_heals_as_one_batch_job(page, live_server, tmp_path):
+    import numpy as np
+    import tifffile
+
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    _open(page, live_server)  # the example: 512 x 512
+    same, other = tmp_path / "same.tif", tmp_path / "other.tif"
+    tifffile.imwrite(same, occlude(ring_pattern((512, 512), seed=3))[0])
+    tifffile.imwrite(other, np.arange(1600, dtype=np.int32).reshape(40, 40))
+    page.set_input_files("#set-upload input[type=file]", [str(same), str(other)])
+    info = page.locator("#set-info")
+    expect(info).to_contain_text("Set: 1 frame(s) besides the shown one: same.tif", timeout=30000)
+    expect(info).to_contain_text("other.tif: 40 x 40 pixels, not the shown frame's 512 x 512")
+    page.locator("#all-frames input").check()
+    page.fill("#iterations", "5")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+    table = page.locator("#batch-table")
+    expect(table).to_be_visible(timeout=120000)
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table).to_contain_text("1: same.tif")

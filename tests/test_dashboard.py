@@ -409,7 +409,8 @@ def test_a_batch_job_heals_every_frame_of_a_file_with_one_mask(tmp_path):
                                    all_frames=True)
     record = store.job(job_id)
     assert record["state"] == "done", message
-    assert [f["frame"] for f in record["result"]["frames"]] == [0, 1, 2] and "3 frames" in message
+    assert [f["frame"] for f in record["result"]["frames"]] == ["frame 0", "frame 1", "frame 2"]
+    assert "3 frames" in message
     mask = store.job_mask(job_id)
     for k in range(3):
         healed = tifffile.imread(store.jobs / job_id / "frames" / str(k) / "healed.tif")
@@ -430,3 +431,29 @@ def test_a_grid_job_runs_the_seed_grid_and_keeps_the_best(tmp_path, small_tiff):
     assert len(scores) == 40 and scores == sorted(scores)
     assert result["scores"]["dip"] == pytest.approx(scores[0])  # the best run is the result
     assert any("Grid run 40 of 40" in u[2] for u in updates)
+
+
+def test_a_batch_job_over_a_set_of_uploaded_frames(tmp_path):
+    """The shown frame plus a set of files of its shape: one job, one mask, a result per file;
+    the page refuses a file of another shape from the set."""
+    import tifffile
+
+    from dashboard.callbacks.heal import batch_items
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    store = Store(tmp_path / "data")
+    metas = []
+    for k, shape in enumerate([(64, 64), (64, 64), (64, 64), (50, 64)]):
+        tifffile.imwrite(tmp_path / f"f{k}.tif", occlude(ring_pattern(shape, seed=k))[0])
+        metas.append(store.save_upload(f"f{k}.tif", (tmp_path / f"f{k}.tif").read_bytes()))
+    shown, frame_set = metas[0], [{k: m[k] for k in ("upload_id", "name", "shape")} for m in metas[1:]]
+    assert [i["label"] for i in batch_items(shown, frame_set)] == ["f0.tif", "f1.tif", "f2.tif"]
+    job_id, message = run_heal_job(store, lambda _: None, shown, MaskSpec(), "fast", 5, 0,
+                                   all_frames=True, frame_set=frame_set)
+    result = store.job(job_id)["result"]
+    assert [f["frame"] for f in result["frames"]] == ["f0.tif", "f1.tif", "f2.tif"], message
+    for k in range(3):
+        healed = tifffile.imread(store.jobs / job_id / "frames" / str(k) / "healed.tif")
+        original = store.load_upload(metas[k]["upload_id"])[0]
+        valid = ~store.job_mask(job_id)
+        assert np.array_equal(healed[valid], original[valid])

@@ -108,12 +108,12 @@ def _worker(data, broker, log):
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _heal(page, url):
+def _heal(page, url, iterations=15):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(url)
     expect(page.locator("#frame-info")).to_contain_text("liu2017_example_1.npz", timeout=30000)
     expect(page.locator("#frame-graph .main-svg").first).to_be_visible(timeout=30000)
-    page.fill("#iterations", "15")
+    page.fill("#iterations", str(iterations))
     page.keyboard.press("Tab")
     page.click("#heal-button")
 
@@ -132,6 +132,21 @@ def test_five_users_through_the_page_each_see_their_own_job(browser, live_server
     spans = sorted((r["started"], r["fit_ended"]) for r in records)
     overlaps = sum(a[1] > b[0] for a, b in zip(spans, spans[1:]))
     assert overlaps == 0, f"fits overlapped {overlaps} times with XRAY_HEAL_GPU_SLOTS=1"
+
+
+@pytest.mark.browser
+def test_closing_the_tab_does_not_stop_the_job(browser, live_server):
+    page = browser.new_page()
+    _heal(page, live_server["url"], iterations=150)
+    expect(page.locator("#progress-text")).to_contain_text("Iteration", timeout=60000)
+    page.close()
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        records = [json.loads(p.read_text()) for p in (live_server["data"] / "jobs").glob("*/job.json")]
+        if records and records[0]["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert records[0]["state"] == "done" and records[0]["result"]["iterations_run"] >= 1
 
 
 @pytest.mark.browser

@@ -131,6 +131,33 @@ def register(app, store, max_upload_mb: float) -> None:
         except (FrameError, KeyError) as exc:
             return no_update, html.Span(str(exc).strip("'"), className="error")
 
+    @app.callback(
+        Output(ids.SET_STORE, "data"),
+        Output(ids.SET_INFO, "children"),
+        Input(ids.SET_UPLOAD, "contents"),
+        State(ids.SET_UPLOAD, "filename"),
+        State(ids.FRAME_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def on_set_upload(contents, filenames, meta):
+        """Frames for a batch job with the shown frame's mask; files of another shape are refused."""
+        if not contents or not meta:
+            return no_update, no_update
+        kept, refused = [], []
+        for payload, name in zip(contents, filenames or [f"file {k}" for k in range(len(contents))]):
+            outcome = handle_upload(store, payload, name, max_upload_mb)
+            if outcome.meta is None:
+                refused.append(outcome.message)
+            elif outcome.meta["shape"] != meta["shape"]:
+                h, w = outcome.meta["shape"]
+                refused.append(f"{name}: {h} x {w} pixels, not the shown frame's {meta['shape'][0]} x {meta['shape'][1]}")
+            else:
+                kept.append({k: outcome.meta[k] for k in ("upload_id", "name", "shape")})
+        info = [html.Div(f"Set: {len(kept)} frame(s) besides the shown one: "
+                         + ", ".join(m["name"] for m in kept))] if kept else []
+        info += [html.Div(text, className="error") for text in refused]
+        return kept, info
+
     @app.callback(Output(ids.FRAME_INFO, "children"), Input(ids.FRAME_STORE, "data"))
     def on_frame(meta):
         if not meta:

@@ -72,10 +72,12 @@ def smaller(config: HealConfig, device: str) -> tuple[HealConfig, str]:
 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
-                 all_frames: bool = False, grid: bool = False):
+                 all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
-    With ``all_frames`` and a multi-frame file, one batch job heals every frame.
+    With ``all_frames``, one batch job heals every frame of a multi-frame
+    file, or the shown frame and every upload of ``frame_set`` (the page's
+    set of extra files, metadata of uploads of the same shape).
     With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
     runs on the preset, ranked by score, and the best run is the result.
 
@@ -90,36 +92,50 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     except (TypeError, ValueError) as exc:
         return None, f"Cannot heal: {exc}"
     _, mask, _ = mask_for(store, meta, spec)
-    frames = list(range(meta.get("frames", 1))) if all_frames and meta.get("frames", 1) > 1 else None
+    items = batch_items(meta, frame_set) if all_frames else None
     job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
-                              frames=frames, grid=grid)
+                              items=items, grid=grid)
     return job_id, execute_job(store, job_id, set_progress, slots)
+
+
+def batch_items(meta: dict, frame_set: list[dict] | None) -> list[dict] | None:
+    """The frames of a batch job: (upload id, frame index or None, label) of each;
+    None when there is only the one frame shown."""
+    if frame_set:
+        same = [m for m in frame_set if m["shape"] == meta["shape"] and m["upload_id"] != meta["upload_id"]]
+        return [{"upload_id": m["upload_id"], "frame": None, "label": m["name"]} for m in [meta, *same]]
+    if meta.get("frames", 1) > 1:
+        return [{"upload_id": meta["upload_id"], "frame": k, "label": f"frame {k}"} for k in range(meta["frames"])]
+    return None
 
 
 def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
     """Run a queued job to its end (done or failed, with the reason); the message for the page.
 
-    A batch job (its record lists ``frames``) heals each frame of the
-    upload's file with the same mask and config, one after the other, in
-    one fit slot; frame k's results go to ``frames/<k>/`` of the bundle.
+    A batch job (its record lists ``items``, see :func:`batch_items`) heals
+    each frame with the same mask and config, one after the other, in one
+    fit slot; item k's results go to ``frames/<k>/`` of the bundle.
     """
     store.beat(job_id, pid=os.getpid())
     record = store.job(job_id)
     mask = store.job_mask(job_id)
     config = HealConfig.from_dict(record["config"])
-    frames = record.get("frames") or [None]
+    items = record.get("items") or [{"upload_id": record["upload_id"], "frame": None, "label": None}]
     set_progress(("0", "100", "Starting…", None, job_id))
     wait_for_slot(store, job_id, slots, set_progress)
     store.update_job(job_id, state="running", started=time.time())
     done, notes = [], []
     try:
-        for n, frame in enumerate(frames):
-            image = store.upload_frame(record["upload_id"], frame)
-            label = f"Frame {frame} ({n + 1} of {len(frames)}): " if frame is not None else ""
+        for n, item in enumerate(items):
+            image = store.upload_frame(item["upload_id"], item["frame"])
+            if image.shape != mask.shape:
+                raise ValueError(f"{item['label']} is {image.shape[0]} x {image.shape[1]} pixels, "
+                                 f"the mask {mask.shape[0]} x {mask.shape[1]}")
+            label = f"{item['label']} ({n + 1} of {len(items)}): " if item["label"] else ""
             fitted = _fit(store, job_id, image, mask, config, set_progress, label, grid=record.get("grid", False))
-            if frame is not None:
-                store.save_frame_result(job_id, frame, fitted.result, fitted.scores)
-                done.append({"frame": frame, "score": fitted.result.score,
+            if item["label"]:
+                store.save_frame_result(job_id, n, fitted.result, fitted.scores)
+                done.append({"frame": item["label"], "score": fitted.result.score,
                              "elapsed_s": round(fitted.result.elapsed_s, 2)})
             notes += [fitted.note] if fitted.note else []
     except ValueError as exc:
@@ -249,6 +265,7 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.SESSION, "data"),
         State(ids.ALL_FRAMES, "value"),
         State(ids.GRID, "value"),
+        State(ids.SET_STORE, "data"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -269,17 +286,23 @@ def register(app, store, manager, slots: int = 1) -> None:
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, all_frames,
-                grid, *mask_values):
+                grid, frame_set, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
                                        owner=(owner or "").strip(), all_frames=bool(all_frames),
-                                       grid=bool(grid))
+                                       grid=bool(grid), frame_set=frame_set)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
-        return result_view(store, job_id, record)
+        try:
+            return result_view(store, job_id, record)
+        except Exception as exc:  # the result is on disk: never hide it behind a failed view
+            text = f"Healed (job {job_id}), but its view could not be drawn ({type(exc).__name__}: {exc}). "
+            return {}, _HIDDEN, [html.Span(text, className="error"),
+                                 dcc.Link("Review page", href=f"/job/{job_id}", id="review-link")], \
+                downloads(store, job_id), {}, _HIDDEN
 
     @app.callback(
         Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
@@ -332,8 +355,8 @@ def batch_table(frames: list[dict] | None):
     if not frames:
         return None
     head = html.Tr([html.Th("frame"), html.Th("score"), html.Th("fit time")])
-    rows = [html.Tr([html.Td(f["frame"]), html.Td(f"{f['score']:.3f}" if f.get("score") is not None else ""),
-                     html.Td(f"{f['elapsed_s']:.1f} s")]) for f in frames]
+    rows = [html.Tr([html.Td(f"{k}: {f['frame']}"), html.Td(f"{f['score']:.3f}" if f.get("score") is not None else ""),
+                     html.Td(f"{f['elapsed_s']:.1f} s")]) for k, f in enumerate(frames)]
     return html.Table([html.Thead(head), html.Tbody(rows)], className="jobs batch", id="batch-table")
 
 
