@@ -52,6 +52,8 @@ DELETE_JOB = "delete-job"  # pattern-matching: {"type": DELETE_JOB, "index": job
 
 PRESET = "preset"
 ALL_FRAMES = "all-frames"
+CENTER_ROW = "center-row"
+CENTER_COL = "center-col"
 GRID = "grid-search"
 ITERATIONS = "iterations"
 SEED = "seed"

@@ -103,6 +103,13 @@ def controls() -> html.Div:
                 dcc.Input(id=ids.ITERATIONS, type="number", min=1, step=1, placeholder="preset"),
             ], className="control"),
             html.Div([
+                html.Label("Beam centre row, column (empty = found by symmetry, shown under the mask)",
+                           htmlFor=ids.CENTER_ROW),
+                html.Div([dcc.Input(id=ids.CENTER_ROW, type="number", placeholder="row", debounce=True),
+                          dcc.Input(id=ids.CENTER_COL, type="number", placeholder="column", debounce=True)],
+                         className="pair"),
+            ], className="control"),
+            html.Div([
                 html.Label("Seed", htmlFor=ids.SEED),
                 dcc.Input(id=ids.SEED, type="number", min=0, step=1, value=0),
             ], className="control"),

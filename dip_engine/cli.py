@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
+from .geometry import check_center
 from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
 from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask, write_frame, write_mask
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
+    h.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
+                   help="beam centre in pixels (default: found by point symmetry)")
 
     g = sub.add_parser("grid", help="run the seed's 40-point hyperparameter grid, ranked by score")
     g.add_argument("input", help="detector frame")
@@ -48,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--frame", type=int, default=0)
     g.add_argument("--dataset")
+    g.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
+                   help="beam centre in pixels (default: found by point symmetry)")
 
     m = sub.add_parser("mask", help="make a mask file (nonzero = missing) for a frame")
     m.add_argument("input", help="detector frame")
@@ -116,7 +121,8 @@ def _inputs(args):
         extra = read_mask(args.mask, frame.data.shape)
         mask = extra if mask is None else (mask | extra)
     config = HealConfig.from_preset(
-        args.preset, iterations=args.iterations, device=args.device, seed=args.seed
+        args.preset, iterations=args.iterations, device=args.device, seed=args.seed,
+        center=check_center(args.center, frame.data.shape),
     )
     return out, frame, mask, config
 

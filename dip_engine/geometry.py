@@ -273,3 +273,18 @@ def azimuthal_profile(
     mean[counts == 0] = np.nan
     chi = (np.arange(sectors) + 0.5) * 360.0 / sectors - 180.0
     return chi, mean
+
+
+def check_center(center, shape: tuple[int, int]) -> tuple[float, float] | None:
+    """A user's beam centre as (row, col) floats, or None when not given.
+
+    Off-frame centres are allowed (grazing incidence puts the beam outside
+    the detector), but not far away: ValueError beyond one frame size.
+    """
+    if center is None:
+        return None
+    row, col = (float(v) for v in center)
+    h, w = shape
+    if not (-h <= row <= 2 * h and -w <= col <= 2 * w):
+        raise ValueError(f"beam centre ({row:g}, {col:g}) is far outside the {h} x {w} frame")
+    return row, col

@@ -84,6 +84,14 @@ def test_mask_command_adds_ring_ranges(tmp_path, small_tiff, capsys):
     assert "--poni" in capsys.readouterr().err
 
 
+def test_heal_takes_the_users_beam_centre(tmp_path, small_tiff, capsys):
+    path, _, _ = small_tiff
+    out = tmp_path / "h.npy"
+    assert main(["heal", str(path), "-o", str(out), "--iterations", "3", "--quiet", "--center", "50.5", "46"]) == 0
+    assert main(["heal", str(path), "-o", str(out), "--iterations", "3", "--center", "5000", "46"]) == 2
+    assert "far outside the 96 x 96 frame" in capsys.readouterr().err
+
+
 def test_grid_ranks_forty_runs_and_writes_the_best(tmp_path, small_tiff, capsys):
     from dip_engine import HealConfig
     from dip_engine.grid import grid_configs

@@ -457,3 +457,14 @@ def test_a_batch_job_over_a_set_of_uploaded_frames(tmp_path):
         original = store.load_upload(metas[k]["upload_id"])[0]
         valid = ~store.job_mask(job_id)
         assert np.array_equal(healed[valid], original[valid])
+
+
+def test_the_users_beam_centre_reaches_the_fit(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    job_id, _ = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 3, 0, center=(50.0, 45.5))
+    record = store.job(job_id)
+    assert record["config"]["center"] == [50.0, 45.5] and record["result"]["center"] == [50.0, 45.5]
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 3, 0, center=(-900, 4))
+    assert job_id is None and "far outside" in message

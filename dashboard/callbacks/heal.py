@@ -15,6 +15,7 @@ from typing import NamedTuple
 from dash import Input, Output, State, dcc, html
 
 from dip_engine import HealConfig
+from dip_engine.geometry import check_center
 
 from .. import ids
 from ..figures import log_levels, png_bytes, preview_pixels, preview_uri, profile_figure, result_figure
@@ -72,12 +73,14 @@ def smaller(config: HealConfig, device: str) -> tuple[HealConfig, str]:
 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
-                 all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None):
+                 all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None,
+                 center=None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames``, one batch job heals every frame of a multi-frame
     file, or the shown frame and every upload of ``frame_set`` (the page's
-    set of extra files, metadata of uploads of the same shape).
+    set of extra files, metadata of uploads of the same shape). ``center``:
+    the user's beam centre (row, col), else found by symmetry.
     With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
     runs on the preset, ranked by score, and the best run is the result.
 
@@ -88,7 +91,8 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     """
     try:
         config = HealConfig.from_preset(preset or "fast", iterations=iterations,
-                                        seed=int(seed) if seed is not None else None)
+                                        seed=int(seed) if seed is not None else None,
+                                        center=check_center(center, meta["shape"]))
     except (TypeError, ValueError) as exc:
         return None, f"Cannot heal: {exc}"
     _, mask, _ = mask_for(store, meta, spec)
@@ -266,6 +270,8 @@ def register(app, store, manager, slots: int = 1) -> None:
         State(ids.ALL_FRAMES, "value"),
         State(ids.GRID, "value"),
         State(ids.SET_STORE, "data"),
+        State(ids.CENTER_ROW, "value"),
+        State(ids.CENTER_COL, "value"),
         *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
@@ -286,13 +292,14 @@ def register(app, store, manager, slots: int = 1) -> None:
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, all_frames,
-                grid, frame_set, *mask_values):
+                grid, frame_set, row, col, *mask_values):
         if not meta:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
                                        owner=(owner or "").strip(), all_frames=bool(all_frames),
-                                       grid=bool(grid), frame_set=frame_set)
+                                       grid=bool(grid), frame_set=frame_set,
+                                       center=(row, col) if row is not None and col is not None else None)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, _HIDDEN, html.Span(message, className="error"), [], {}, _HIDDEN
