@@ -1,8 +1,8 @@
 """Combine the DIP fit with the classical fills, weighted by held-out pixels.
 
-Each healer is good somewhere: the polar fill on clean rings, the mirror on
-Friedel pairs, biharmonic on smooth backgrounds, the DIP on structure that
-symmetry does not explain. The fit
+Each healer is good somewhere: the polar fills on rings (the smoothed one
+on noisy frames), the mirror on Friedel pairs, biharmonic on smooth
+backgrounds, the DIP on structure that symmetry does not explain. The fit
 already holds out valid pixels shaped like real occlusions; the classical
 fills are run with those pixels hidden too, and non-negative weights that sum
 to one are fitted to them in log10(1 + I). The healed pixels are the weighted
@@ -18,11 +18,11 @@ import dataclasses
 import numpy as np
 from scipy import ndimage, optimize
 
-from .baselines import fill_biharmonic, fill_mirror, fill_polar
+from .baselines import fill_biharmonic, fill_mirror, fill_polar, fill_polar_smooth
 from .intensity import paste
 
 #: Healers blended with the fit, in weight order after it.
-FILLS = {"polar": fill_polar, "mirror": fill_mirror,
+FILLS = {"polar": fill_polar, "polar_smooth": fill_polar_smooth, "mirror": fill_mirror,
          "biharmonic": lambda image, missing, center: fill_biharmonic(image, missing)}
 
 

@@ -148,10 +148,11 @@ def classical_scores(
     Returns
     -------
     scores : dict
-        RMSE of log10(1 + I) per fill ('biharmonic', 'polar', 'mirror'), and
+        RMSE of log10(1 + I) per fill ('biharmonic', 'polar', 'polar_smooth',
+        'mirror'), and
         'poisson_floor' of the held-out pixels when they hold integer counts.
     """
-    from .baselines import fill_biharmonic, fill_mirror, fill_polar
+    from .baselines import fill_biharmonic, fill_mirror, fill_polar, fill_polar_smooth
 
     if not hidden.any():
         return {}
@@ -159,6 +160,7 @@ def classical_scores(
     fills = {"biharmonic": lambda i, m: fill_biharmonic(i, m)}
     if center is not None:
         fills["polar"] = lambda i, m: fill_polar(i, m, center)
+        fills["polar_smooth"] = lambda i, m: fill_polar_smooth(i, m, center)
         fills["mirror"] = lambda i, m: fill_mirror(i, m, center)
     scores = {name: log_rmse(fill(image, missing | hidden)[hidden], truth) for name, fill in fills.items()}
     if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only

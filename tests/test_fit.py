@@ -157,7 +157,7 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     flagged, mask = occlude(np.rint(truth))
     result = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}))
     w = result.blend["weights"]
-    assert set(w) == {"dip", "polar", "mirror", "biharmonic"} and sum(w.values()) == pytest.approx(1)
+    assert set(w) == {"dip", "polar", "polar_smooth", "mirror", "biharmonic"} and sum(w.values()) == pytest.approx(1)
     assert w["dip"] < 0.5
     assert result.score <= result.blend["dip_score"] * 1.05  # cross-fitted, so honest
     valid = ~mask & (flagged >= 0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dip_engine.baselines import fill_biharmonic, fill_constant, fill_mirror, fill_polar
+from dip_engine.baselines import fill_biharmonic, fill_constant, fill_mirror, fill_polar, fill_polar_smooth
 from dip_engine.evaluate import log_rmse, occlusions, poisson_floor, self_validate
 from dip_engine.geometry import estimate_center, mirror_image, polar_model, radial_model
 from dip_engine.synthetic import occlude, ring_pattern
@@ -54,10 +54,12 @@ def test_symmetric_fills_beat_constant_and_keep_valid_pixels(counts_and_mask):
     for name, healed in [("constant", fill_constant(flagged, mask)),
                          ("biharmonic", fill_biharmonic(flagged, mask)),
                          ("polar", fill_polar(flagged, mask, c)),
+                         ("polar_smooth", fill_polar_smooth(flagged, mask, c)),
                          ("mirror", fill_mirror(flagged, mask, c))]:
         assert np.array_equal(healed[~mask], flagged[~mask]), name
         errors[name] = log_rmse(healed[mask], truth[mask])
     assert errors["polar"] < 0.5 * errors["constant"], errors
+    assert errors["polar_smooth"] < 0.5 * errors["constant"], errors
     assert errors["mirror"] < 0.5 * errors["constant"], errors
     assert errors["biharmonic"] < errors["constant"], errors
 
