@@ -399,10 +399,14 @@ class Store:
             except (FileNotFoundError, ValueError):
                 continue
 
-    def queue_position(self, job_id: str) -> int:
-        """How many queued jobs were created before this one."""
-        mine = self.job(job_id).get("created", 0)
-        return sum(1 for r in self.jobs_list() if r.get("state") == "queued" and r.get("created", 0) < mine)
+    def queue_status(self, job_id: str) -> tuple[int, float | None]:
+        """(queued jobs created before this one, mean fit time in s of the last 20
+        finished jobs or None before any), from one read of the job records."""
+        records = self.jobs_list()
+        mine = next((r.get("created", 0) for r in records if r["job_id"] == job_id), 0)
+        ahead = sum(1 for r in records if r.get("state") == "queued" and r.get("created", 0) < mine)
+        times = [r["result"]["elapsed_s"] for r in records if r.get("state") == "done"][:20]
+        return ahead, (sum(times) / len(times) if times else None)
 
     def job_mask(self, job_id: str) -> np.ndarray:
         return np.load(self.jobs / check_id(job_id) / "mask.npy")
@@ -415,11 +419,6 @@ class Store:
         if not path.is_file():
             raise KeyError(name)
         return path
-
-    def typical_fit_s(self) -> float | None:
-        """Mean fit time (s) of the last 20 finished jobs, for queue estimates; None before any."""
-        times = [r["result"]["elapsed_s"] for r in self.jobs_list() if r.get("state") == "done"][:20]
-        return sum(times) / len(times) if times else None
 
     def bundle_zip(self, job_id: str) -> bytes:
         """The job's downloadable files in one zip archive."""

@@ -468,3 +468,13 @@ def test_the_users_beam_centre_reaches_the_fit(tmp_path, small_tiff):
     assert record["config"]["center"] == [50.0, 45.5] and record["result"]["center"] == [50.0, 45.5]
     job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 3, 0, center=(-900, 4))
     assert job_id is None and "far outside" in message
+
+
+def test_queue_status_counts_jobs_ahead_and_estimates_from_finished_fits(tmp_path):
+    store = Store(tmp_path)
+    ids_ = [store.create_job("example", np.zeros((2, 2), bool), {}, {}) for _ in range(3)]
+    for k, job_id in enumerate(ids_):
+        store.update_job(job_id, created=100.0 + k)
+    assert store.queue_status(ids_[2]) == (2, None)
+    store.update_job(ids_[0], state="done", result={"elapsed_s": 30.0})
+    assert store.queue_status(ids_[2]) == (1, 30.0)

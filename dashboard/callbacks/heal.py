@@ -49,8 +49,7 @@ def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 
     and when it may start (the mean fit time of the jobs done so far, per job ahead)."""
     while not store.try_slot(job_id, slots):
         store.beat(job_id)
-        ahead = store.queue_position(job_id)
-        eta = store.typical_fit_s()
+        ahead, eta = store.queue_status(job_id)
         when = f"; estimated start in about {max(1, round(eta * (ahead + 1) / 60))} min" if eta else ""
         set_progress(("0", "100", f"Queued: position {ahead + 1}, {ahead} job(s) ahead, "
                                   f"waiting for a free GPU slot{when}", None, job_id))
@@ -377,7 +376,8 @@ def result_view(store, job_id: str, record: dict):
     image, _, _ = store.load_upload(record["upload_id"])
     healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
     uncertainty = tifffile.imread(store.job_file(job_id, "uncertainty.tif"))
-    fig = result_figure(image, store.job_mask(job_id), healed, uncertainty)
+    mask = store.job_mask(job_id)
+    fig = result_figure(image, mask, healed, uncertainty)
     r = record["result"]
     message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
                f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
@@ -397,7 +397,7 @@ def result_view(store, job_id: str, record: dict):
         curves, profile_fig, profile_style = {}, {}, _HIDDEN
     check = curves.get("mirror_check")
     if check:
-        spread = np.median(uncertainty[store.job_mask(job_id)]) if uncertainty.any() else 0.0
+        spread = np.median(uncertainty[mask]) if uncertainty.any() else 0.0
         info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
                              f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
                              f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
