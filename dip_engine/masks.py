@@ -408,7 +408,8 @@ def _ring_levels(ring: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.
     return np.interp(np.arange(ring.max() + 1), np.flatnonzero(have), medians[have])
 
 
-def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, float], size: int = 5) -> np.ndarray:
+def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, float],
+                  size: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """How much darker or brighter each pixel is than its ring: log(I / ring level).
 
     The frame is taken as log(1 + counts), invalid pixels take their ring's
@@ -416,7 +417,8 @@ def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, flo
     without blurring a shadow's edge. A ring's level is the median of the
     filtered frame over the ring, so the filter's rounding of sharp rings
     cancels out (:func:`_beamstop_level` for the rings inside the
-    beamstop). ``size`` 1 compares each pixel on its own.
+    beamstop). The same comparison of each pixel on its own (its counts
+    against its ring's median counts) comes with it, from the same rings.
 
     Parameters
     ----------
@@ -426,17 +428,21 @@ def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, flo
 
     Returns
     -------
-    contrast : (H, W) float32 ndarray, natural log of the ratio (0 = as bright as the ring)
+    filtered, own : (H, W) float32 ndarrays, natural log of the ratio (0 = as
+        bright as the ring), of the median-filtered frame and of each pixel alone
     """
     from .geometry import polar_coordinates
 
     if not valid.any():
-        return np.zeros(image.shape, np.float32)
+        return np.zeros(image.shape, np.float32), np.zeros(image.shape, np.float32)
     y = np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)).astype(np.float32)
     ring = np.rint(polar_coordinates(image.shape, center)[0]).astype(np.int64)
-    filled = np.where(valid, y, _ring_levels(ring, y, valid)[ring].astype(np.float32))
-    smooth = ndimage.median_filter(filled, size=size, mode="nearest") if size > 1 else filled
-    return (smooth - _beamstop_level(_ring_levels(ring, smooth, valid))[ring]).astype(np.float32)
+    raw = _ring_levels(ring, y, valid)
+    filled = np.where(valid, y, raw[ring].astype(np.float32))
+    smooth = ndimage.median_filter(filled, size=size, mode="nearest")
+    filtered = smooth - _beamstop_level(_ring_levels(ring, smooth, valid))[ring]
+    own = filled - _beamstop_level(raw)[ring]
+    return filtered.astype(np.float32), own.astype(np.float32)
 
 
 def _beamstop_level(level: np.ndarray) -> np.ndarray:
@@ -495,7 +501,8 @@ def shadow_mask(
     """
     if contrast <= 1:
         raise ValueError(f"contrast must be above 1 (times darker), got {contrast}")
-    dark = valid & (ring_contrast(image, valid, center) < -np.log(contrast))
+    filtered, own = ring_contrast(image, valid, center)
+    dark = valid & (filtered < -np.log(contrast))
     dark = ndimage.binary_opening(dark, structure=morphology.disk(1))
     near_dark = ndimage.distance_transform_edt(~dark) <= bridge if dark.any() else dark
     labels, _ = ndimage.label(dark | (~valid & near_dark))
@@ -512,7 +519,6 @@ def shadow_mask(
     # peel edge pixels that are not dark on their own, or whose few counts
     # are not unlikely (Poisson p >= 5 %) in their ring; then take in
     # neighbours that are significantly dark on their own (3 Poisson sigmas)
-    own = ring_contrast(image, valid, center, size=1)
     counts = np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)
     expected = (counts + 1) * np.exp(-own) - 1
     lit = own >= -np.log(contrast)

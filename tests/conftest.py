@@ -10,7 +10,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dip_engine.synthetic import occlude, ring_pattern

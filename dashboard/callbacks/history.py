@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, ctx, html, no_update
 
 from .. import auth, ids
 from ..review import filter_jobs, history_table
