@@ -60,7 +60,8 @@ def blend(image: np.ndarray, result):
 
     Returns the result unchanged when it has no beam centre or no held-out
     pixels. Otherwise ``healed`` is the blend, ``score`` its cross-fitted
-    hold-out score, and ``blend`` records the weights and the fit's own score.
+    hold-out score, and ``blend`` records the weights, the fit's own score
+    and each fill's score on the same held-out pixels.
     """
     hidden, missing = result.hidden, result.missing
     if result.center is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
@@ -78,6 +79,8 @@ def blend(image: np.ndarray, result):
     counts = np.zeros(np.shape(image))
     counts[missing] = 10 ** combined - 1
     healed = paste(image, missing, counts).astype(result.healed.dtype, copy=False)
+    fill_scores = np.sqrt(np.mean((predictions[:, 1:] - truth[:, None]) ** 2, axis=0))
     record = {"weights": {"dip": float(w[0]), **{n: float(x) for n, x in zip(FILLS, w[1:])}},
-              "dip_score": result.score}
+              "dip_score": result.score,
+              "fill_scores": {n: float(x) for n, x in zip(FILLS, fill_scores)}}
     return dataclasses.replace(result, healed=healed, score=score, blend=record)

@@ -131,6 +131,7 @@ def classical_scores(
     missing: np.ndarray,
     hidden: np.ndarray,
     center: tuple[float, float] | None,
+    known: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Scores of the classical fills on the same held-out pixels as a fit.
 
@@ -144,6 +145,9 @@ def classical_scores(
         Held-out valid pixels (``HealResult.hidden``).
     center : (row, col) or None
         Beam centre; without one only biharmonic is scored.
+    known : dict, optional
+        Scores already measured on these pixels (``HealResult.blend["fill_scores"]``):
+        those fills are not run again.
 
     Returns
     -------
@@ -162,7 +166,9 @@ def classical_scores(
         fills["polar"] = lambda i, m: fill_polar(i, m, center)
         fills["polar_smooth"] = lambda i, m: fill_polar_smooth(i, m, center)
         fills["mirror"] = lambda i, m: fill_mirror(i, m, center)
-    scores = {name: log_rmse(fill(image, missing | hidden)[hidden], truth) for name, fill in fills.items()}
+    known = known or {}
+    scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden)[hidden], truth)
+              for name, fill in fills.items()}
     if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only
         scores["poisson_floor"] = poisson_floor(truth)
     return scores

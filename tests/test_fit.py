@@ -162,6 +162,13 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     assert result.score <= result.blend["dip_score"] * 1.05  # cross-fitted, so honest
     valid = ~mask & (flagged >= 0)
     assert np.array_equal(result.healed[valid], flagged[valid])
+    # the blend scored the fills on the fit's held-out pixels: the job reuses those scores
+    from dip_engine.evaluate import classical_scores
+
+    fresh = classical_scores(flagged, result.missing, result.hidden, result.center)
+    reused = classical_scores(flagged, result.missing, result.hidden, result.center,
+                              known=result.blend["fill_scores"])
+    assert reused == pytest.approx(fresh, rel=1e-9)
     plain = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}, blend=False))
     assert plain.blend is None
     assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])

@@ -213,7 +213,8 @@ def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False)
         config, retried = smaller(config, str(resolve_device(config.device)))
         set_progress(("0", "100", f"{label}{retried.capitalize()}…", None, job_id))
         result, ranked = run(config)
-    scores = classical_scores(image, result.missing, result.hidden, result.center)
+    scores = classical_scores(image, result.missing, result.hidden, result.center,
+                              known=(result.blend or {}).get("fill_scores"))
     curves = None
     if result.center:
         curves = profiles(image, result.healed, result.missing, result.center)
