@@ -110,7 +110,8 @@ def test_cancel_really_stops_the_fit(page, live_server):
     assert not server.children(recursive=True), "the fit process is still running"
     print(f"cancel stopped the fit in {stopped_s:.2f} s")
     assert stopped_s < 2.0, f"cancel took {stopped_s:.2f} s"
-    expect(page.locator("#progress-text")).to_contain_text("Cancelled", timeout=10000)
+    expect(page.locator("#result-info")).to_contain_text(f"Cancelled: the fit was stopped; job {job_id}",
+                                                         timeout=10000)
     expect(page.locator("#heal-button")).to_be_enabled(timeout=10000)
     from dashboard.store import Store
 

@@ -312,18 +312,21 @@ def register(app, store, manager, slots: int = 1) -> None:
                 downloads(store, job_id), {}, _HIDDEN
 
     @app.callback(
-        Output(ids.PROGRESS_TEXT, "children", allow_duplicate=True),
+        Output(ids.RESULT_INFO, "children", allow_duplicate=True),
         Input(ids.CANCEL, "n_clicks"),
         State(ids.CURRENT_JOB, "data"),
         prevent_initial_call=True,
     )
     def on_cancel(n_clicks, job_id):
+        """Mark the job cancelled. The message goes to the result line: Dash resets the
+        progress outputs of a cancelled job to their defaults, which would erase it there."""
         if job_id:
             try:
                 store.cancel_job(job_id)
             except KeyError:
                 pass
-        return "Cancelled: the fit was stopped."
+        return html.Span("Cancelled: the fit was stopped" + (f"; job {job_id} is recorded as cancelled."
+                                                             if job_id else "."), className="error")
 
     @app.callback(
         Output(ids.RERUN_INFO, "children"),
