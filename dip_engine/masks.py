@@ -462,6 +462,203 @@ def _beamstop_level(level: np.ndarray) -> np.ndarray:
     return level
 
 
+#: A pixel that loses at least this share of its area to a straight arm's
+#: shadow is masked: its counts are a quarter or more below the truth.
+PARTIAL_SHADOW = 0.25
+#: Largest rms scatter (pixels) of a detected arm edge about a straight line
+#: for the arm to be redrawn as a straight band (:func:`straight_arm`).
+STRAIGHT_RMS = 1.0
+_SUBSAMPLES = 4  # points per pixel side for area coverage
+#: Length (pixels along the arm) of the stretches that each give one point of an edge.
+EDGE_STRETCH = 32
+
+
+def _along_across(rows: np.ndarray, cols: np.ndarray, center: tuple[float, float],
+                  axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates along a unit ``axis`` (row, col) from ``center``, and across it (pixels)."""
+    dr, dc = rows - center[0], cols - center[1]
+    return dr * axis[0] + dc * axis[1], dc * axis[0] - dr * axis[1]
+
+
+def _subsample(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) pixel centres -> (N, S, S) points spread evenly over each pixel's area."""
+    offset = (np.arange(_SUBSAMPLES) + 0.5) / _SUBSAMPLES - 0.5
+    return rows[:, None, None] + offset[None, :, None], cols[:, None, None] + offset[None, None, :]
+
+
+def _robust_line(t: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, float]:
+    """Line ``s = p[0] * t + p[1]`` refitted without outliers; (p, rms scatter of the points kept)."""
+    keep = np.ones(t.size, bool)
+    for _ in range(3):
+        p = np.polyfit(t[keep], s[keep], 1)
+        residual = s - np.polyval(p, t)
+        keep = np.abs(residual) < max(1.0, 2.5 * residual[keep].std())
+    return p, float(np.sqrt(np.mean(residual[keep] ** 2)))
+
+
+def _edge_shift(edge: np.ndarray, inward: int, points: tuple[np.ndarray, np.ndarray],
+                counts: np.ndarray, expected: np.ndarray) -> float | None:
+    """Sub-pixel shift of a fitted edge line that best explains the counts of the pixels it crosses.
+
+    Each pixel's counts are modelled as ``expected * (k + g * depth - c *
+    covered)``: ``covered`` is the share of its area on the shadow side of
+    the shifted line, ``depth`` its centre's distance into the shadow, ``g``
+    lets the level change across the edge (the direct-beam halo falls
+    steeply), ``c / k`` is the arm's absorption; ``k, g, c`` are fitted by
+    weighted least squares. The shift in [-1.5, 1.5] px with the least
+    chi-square wins; None when that is a bound (the line does not fit).
+
+    Parameters
+    ----------
+    edge : line ``across = edge[0] * along + edge[1]`` (:func:`_robust_line`)
+    inward : +1 when the shadow lies at larger ``across``, else -1
+    points : (N, S, S) along and across coordinates of each pixel's area samples
+    counts, expected : (N,) counts and ring level of the pixels
+    """
+    along, across = points
+    depth = (across - np.polyval(edge, along)) * inward
+    centre_depth = depth.mean(axis=(1, 2))
+    level = np.maximum(expected, 0.5)
+    weight = 1 / np.sqrt(level + 1)
+    shifts = np.arange(-1.5, 1.501, 0.05)
+    chi2 = np.empty(shifts.size)
+    for k, shift in enumerate(shifts):
+        covered = (depth >= shift).mean(axis=(1, 2))
+        design = np.stack([level, level * centre_depth, -level * covered], axis=1) * weight[:, None]
+        fit, *_ = np.linalg.lstsq(design, counts * weight, rcond=None)
+        chi2[k] = np.sum((design @ fit - counts * weight) ** 2)
+    best = int(np.argmin(chi2))
+    return None if best in (0, shifts.size - 1) else float(shifts[best])
+
+
+def _counted_edge(line: np.ndarray, inward: int, points: tuple[np.ndarray, np.ndarray], along: np.ndarray,
+                  usable: np.ndarray, counts: np.ndarray, expected: np.ndarray) -> np.ndarray | None:
+    """An arm edge placed by the counts: :func:`_edge_shift` on stretches of ``EDGE_STRETCH`` px.
+
+    Each stretch along the arm gives one sub-pixel point of the edge; the
+    line through them (:func:`_robust_line`) is returned, or the detected
+    ``line`` shifted when only one stretch fits. None when none does.
+
+    Parameters
+    ----------
+    line : detected edge, ``across = line[0] * along + line[1]``
+    inward : +1 when the shadow lies at larger ``across``, else -1
+    points : (N, S, S) along and across coordinates of each pixel's area samples
+    along : (N,) pixel centres' coordinate along the arm
+    usable : (N,) bool, valid pixels clear of the beamstop disc
+    counts, expected : (N,) counts and ring level of the pixels
+    """
+    if not usable.any():
+        return None
+    ends = along[usable].min(), along[usable].max()
+    bounds = np.linspace(*ends, max(1, round((ends[1] - ends[0]) / EDGE_STRETCH)) + 1)
+    middles, edges = [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        pick = usable & (along >= a) & (along <= b)
+        shift = _edge_shift(line, inward, (points[0][pick], points[1][pick]), counts[pick], expected[pick])
+        if shift is not None:
+            middles.append((a + b) / 2)
+            edges.append(np.polyval(line, (a + b) / 2) + inward * shift)
+    if not edges:
+        return None
+    if len(edges) == 1:
+        return line + [0, edges[0] - np.polyval(line, middles[0])]
+    return _robust_line(np.array(middles), np.array(edges))[0]
+
+
+def _arm_branch(shadow: np.ndarray, valid: np.ndarray, center: tuple[float, float]) -> tuple[np.ndarray, float]:
+    """The largest dark region outside the beamstop disc, and the disc's radius (pixels).
+
+    The radius is the distance from the centre to the nearest valid pixel
+    outside the shadow.
+    """
+    inside = ndimage.distance_transform_edt(shadow | ~valid)
+    cy, cx = (int(np.clip(round(c), 0, n - 1)) for c, n in zip(center, shadow.shape))
+    radius = float(inside[cy, cx])
+    rr, cc = np.indices(shadow.shape)
+    labels, n = ndimage.label(shadow & (np.hypot(rr - center[0], cc - center[1]) > radius + 3))
+    if n == 0:
+        return np.zeros(shadow.shape, bool), radius
+    return labels == 1 + np.argmax(np.bincount(labels.ravel())[1:]), radius
+
+
+def _straight_band(shadow: np.ndarray, counts: np.ndarray, expected: np.ndarray,
+                   center: tuple[float, float], valid: np.ndarray) -> np.ndarray | None:
+    """:func:`straight_arm` on a crop around the shadow; None when the arm is not a straight band."""
+    arm, radius = _arm_branch(shadow, valid, center)
+    rows, cols = np.nonzero(arm)
+    if rows.size < 30:
+        return None
+    spread, axes = np.linalg.eigh(np.cov(np.stack([rows - center[0], cols - center[1]])))
+    if spread[1] < 10 * spread[0]:
+        return None  # not elongated: no arm, or a blob
+    axis = axes[:, 1] if np.mean(_along_across(rows, cols, center, axes[:, 1])[0]) > 0 else -axes[:, 1]
+    along, across = _along_across(rows, cols, center, axis)
+    order = np.argsort(along, kind="stable")
+    step, across_sorted = np.floor(along[order]).astype(np.int64), across[order]
+    steps, first = np.unique(step, return_index=True)  # one-pixel steps along the arm
+    low = np.minimum.reduceat(across_sorted, first) - 0.5
+    high = np.maximum.reduceat(across_sorted, first) + 0.5
+    (low_line, low_rms), (high_line, high_rms) = _robust_line(steps + 0.5, low), _robust_line(steps + 0.5, high)
+    if max(low_rms, high_rms) > STRAIGHT_RMS:
+        return None
+    rr, cc = np.indices(shadow.shape)
+    t, s = _along_across(rr, cc, center, axis)
+    start, end = radius / 2, along.max() + 0.5
+    near = (t >= start - 1) & (t <= end + 1) & (s > np.polyval(low_line, t) - 4) & (s < np.polyval(high_line, t) + 4)
+    points = _along_across(*_subsample(rr[near], cc[near]), center, axis)
+    lines = [_counted_edge(line, inward, points, t[near], valid[near] & (t[near] > radius + 3),
+                           counts[near], expected[near]) for line, inward in ((low_line, 1), (high_line, -1))]
+    if any(line is None for line in lines):
+        return None
+    low_line, high_line = lines
+    sub_t, sub_s = points
+    covered = ((sub_t >= start) & (sub_t <= end) & (sub_s >= np.polyval(low_line, sub_t))
+               & (sub_s <= np.polyval(high_line, sub_t))).mean(axis=(1, 2))
+    band = np.zeros(shadow.shape, bool)
+    band[near] = covered >= PARTIAL_SHADOW
+    replaced = near & (np.hypot(rr - center[0], cc - center[1]) > radius + 3)
+    return (shadow & ~replaced) | (band & valid)
+
+
+def straight_arm(shadow: np.ndarray, counts: np.ndarray, expected: np.ndarray,
+                 center: tuple[float, float], valid: np.ndarray) -> np.ndarray:
+    """The shadow with a straight holder arm redrawn as a band with sub-pixel edges.
+
+    A holder is a straight rod or wire, so its shadow has straight edges,
+    while pixel-by-pixel detection leaves them ragged where counts are low
+    and misses pixels that an edge only partly covers. The arm (the largest
+    dark region outside the beamstop disc) gets a straight line fitted to
+    each of its two edges; when both fit within :data:`STRAIGHT_RMS`, each
+    line moves to where the counts of the pixels it crosses put it
+    (:func:`_edge_shift`), and every pixel with :data:`PARTIAL_SHADOW` or
+    more of its area between the lines replaces the detected arm. An arm
+    that is not straight (bent, or with a wide mount) is left as found.
+
+    Parameters
+    ----------
+    shadow : (H, W) bool ndarray, beamstop and arm found pixel by pixel
+    counts, expected : (H, W) float ndarrays, counts and the ring's level at each pixel
+    center : (row, col) beam centre, within a few pixels of ``shadow``
+    valid : (H, W) bool ndarray, pixels with data
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+    """
+    rows, cols = np.nonzero(shadow)
+    if rows.size == 0:
+        return shadow
+    crop = (slice(max(rows.min() - 5, 0), rows.max() + 6), slice(max(cols.min() - 5, 0), cols.max() + 6))
+    origin = (center[0] - crop[0].start, center[1] - crop[1].start)
+    band = _straight_band(shadow[crop], counts[crop], expected[crop], origin, valid[crop])
+    if band is None:
+        return shadow
+    out = shadow.copy()
+    out[crop] = band
+    return out
+
+
 def shadow_mask(
     image: np.ndarray,
     valid: np.ndarray,
@@ -527,7 +724,7 @@ def shadow_mask(
         shadow &= ~(doubtful & (shadow & ~ndimage.binary_erosion(shadow)))
     significant = ~lit & valid & (expected - counts > 3 * np.sqrt(expected + 1))
     shadow |= ndimage.binary_dilation(shadow) & significant
-    return grow(shadow, margin)
+    return grow(straight_arm(shadow, counts, expected, center, valid), margin)
 
 
 def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: float, r_max: float) -> np.ndarray:

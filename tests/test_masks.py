@@ -202,3 +202,50 @@ def test_ring_range_in_q_from_a_pyfai_geometry(tmp_path):
     (tmp_path / "bad.poni").write_text("not a geometry")
     with pytest.raises(ValueError, match="not a usable PONI"):
         ring_range_mask(shape, tmp_path / "bad.poni", 1, 2)
+
+
+def _shadowed_frame(arm_rows, transmission=0.0, seed=0):
+    """A low-count ring frame (about 10-60 counts/px) with an opaque beamstop and an arm.
+
+    ``arm_rows(col)`` gives the arm's centre line (rows, sub-pixel); the arm
+    is 6.2 px high and runs left from the beamstop. Returns the frame and the
+    pixels at least a quarter shadowed, from 10 x 10 samples per pixel.
+    """
+    from dip_engine.synthetic import ring_pattern
+
+    n, sub = 200, 10
+    mean = ring_pattern((n, n), center=(100, 100), peak_counts=400, poisson=False)
+    fine = (np.arange(n * sub) + 0.5) / sub - 0.5
+    rows, cols = np.meshgrid(fine, fine, indexing="ij")
+    stop = np.hypot(rows - 100, cols - 100) < 7.3
+    arm = (np.abs(rows - arm_rows(cols)) < 3.1) & (cols < 100) & (cols > 8)
+    shadowed = (stop | arm).reshape(n, sub, n, sub).mean(axis=(1, 3))
+    mean = mean * (1 - (1 - transmission) * shadowed)
+    frame = np.random.default_rng(seed).poisson(mean).astype(np.int32)
+    return frame, shadowed >= 0.25
+
+
+def _iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def test_a_straight_arm_gets_straight_sub_pixel_edges(monkeypatch):
+    """At ~20 counts/px pixel-by-pixel edges are ragged; the fitted band finds the partly shadowed pixels."""
+    import dip_engine.masks as masks
+
+    frame, truth = _shadowed_frame(lambda col: 100.4 + 0.23 * (100 - col))
+    straight = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
+    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)  # every arm counts as bent: left as detected
+    ragged = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
+    assert _iou(straight, truth) > 0.95, _iou(straight, truth)
+    assert _iou(straight, truth) > _iou(ragged, truth) + 0.04, (_iou(straight, truth), _iou(ragged, truth))
+
+
+def test_a_bent_arm_is_left_as_detected(monkeypatch):
+    import dip_engine.masks as masks
+
+    frame, truth = _shadowed_frame(lambda col: 100.4 + np.where(col > 55, 0.05 * (100 - col), 2.25 + 0.6 * (55 - col)))
+    found = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
+    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)
+    assert (masks.auto_mask_parts(frame)[0]["beamstop_and_arm"] == found).all()
+    assert _iou(found, truth) > 0.8
