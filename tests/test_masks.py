@@ -231,7 +231,7 @@ def _iou(a, b):
 
 def test_a_straight_arm_gets_straight_sub_pixel_edges(monkeypatch):
     """At ~20 counts/px pixel-by-pixel edges are ragged; the fitted band finds the partly shadowed pixels."""
-    import dip_engine.masks as masks
+    from dip_engine import masks
 
     frame, truth = _shadowed_frame(lambda col: 100.4 + 0.23 * (100 - col))
     straight = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
@@ -242,10 +242,24 @@ def test_a_straight_arm_gets_straight_sub_pixel_edges(monkeypatch):
 
 
 def test_a_bent_arm_is_left_as_detected(monkeypatch):
-    import dip_engine.masks as masks
+    from dip_engine import masks
 
     frame, truth = _shadowed_frame(lambda col: 100.4 + np.where(col > 55, 0.05 * (100 - col), 2.25 + 0.6 * (55 - col)))
     found = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
     monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)
     assert (masks.auto_mask_parts(frame)[0]["beamstop_and_arm"] == found).all()
     assert _iou(found, truth) > 0.8
+
+
+def test_a_straight_arm_with_a_bent_neck_is_straightened_past_the_neck(monkeypatch):
+    """As on the Pilatus 1M holder: the arm bends near the beamstop, then runs straight."""
+    from dip_engine import masks
+
+    frame, truth = _shadowed_frame(lambda col: 100.4 + 0.23 * (100 - col) + np.where(col > 80, 0.6 * (col - 80), 0))
+    straight = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
+    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)
+    ragged = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
+    assert _iou(straight, truth) > _iou(ragged, truth) + 0.02, (_iou(straight, truth), _iou(ragged, truth))
+    neck = truth.copy()
+    neck[:, :80] = False
+    assert straight[neck].mean() > 0.95
