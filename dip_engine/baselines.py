@@ -115,3 +115,9 @@ def fill_mirror(image: np.ndarray, missing: np.ndarray, center) -> np.ndarray:
     mirrored, available = mirror_image(y, valid, center)
     filled = np.where(available, mirrored, polar_log_fill(y, valid, center))
     return paste(image, missing, np.expm1(filled))
+
+
+#: The classical fills by name, each called as ``fill(image, missing, center)``
+#: (biharmonic, the only one without symmetry, ignores the centre).
+FILLS = {"polar": fill_polar, "polar_smooth": fill_polar_smooth, "mirror": fill_mirror,
+         "biharmonic": lambda image, missing, center: fill_biharmonic(image, missing)}

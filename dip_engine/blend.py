@@ -18,12 +18,8 @@ import dataclasses
 import numpy as np
 from scipy import ndimage, optimize
 
-from .baselines import fill_biharmonic, fill_mirror, fill_polar, fill_polar_smooth
+from .baselines import FILLS  # blended with the fit, in weight order after it
 from .intensity import paste
-
-#: Healers blended with the fit, in weight order after it.
-FILLS = {"polar": fill_polar, "polar_smooth": fill_polar_smooth, "mirror": fill_mirror,
-         "biharmonic": lambda image, missing, center: fill_biharmonic(image, missing)}
 
 
 def _log(counts: np.ndarray) -> np.ndarray:

@@ -152,22 +152,18 @@ def classical_scores(
     Returns
     -------
     scores : dict
-        RMSE of log10(1 + I) per fill ('biharmonic', 'polar', 'polar_smooth',
-        'mirror'), and
+        RMSE of log10(1 + I) per fill of :data:`dip_engine.baselines.FILLS`
+        (biharmonic only, without a centre), and
         'poisson_floor' of the held-out pixels when they hold integer counts.
     """
-    from .baselines import fill_biharmonic, fill_mirror, fill_polar, fill_polar_smooth
+    from .baselines import FILLS
 
     if not hidden.any():
         return {}
     truth = np.asarray(image, np.float64)[hidden]
-    fills = {"biharmonic": lambda i, m: fill_biharmonic(i, m)}
-    if center is not None:
-        fills["polar"] = lambda i, m: fill_polar(i, m, center)
-        fills["polar_smooth"] = lambda i, m: fill_polar_smooth(i, m, center)
-        fills["mirror"] = lambda i, m: fill_mirror(i, m, center)
+    fills = {name: fill for name, fill in FILLS.items() if center is not None or name == "biharmonic"}
     known = known or {}
-    scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden)[hidden], truth)
+    scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden, center)[hidden], truth)
               for name, fill in fills.items()}
     if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only
         scores["poisson_floor"] = poisson_floor(truth)
