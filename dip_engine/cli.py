@@ -27,35 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     h = sub.add_parser("heal", help="heal one frame")
-    h.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5, PNG/JPG export)")
-    h.add_argument("--mask", help="mask file, nonzero = missing pixel (pyFAI's convention)")
-    h.add_argument("-o", "--output", required=True,
-                   help=f"healed frame ({', '.join(WRITABLE_SUFFIXES)})")
-    h.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
-    h.add_argument("--dataset", help="HDF5 dataset path (default: the only image dataset)")
-    h.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET)
-    h.add_argument("--iterations", type=int, help="Adam steps (default: the preset's)")
-    h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    h.add_argument("--seed", type=int, default=0)
+    _add_frame_arguments(h)
+    _add_fit_arguments(h, f"healed frame ({', '.join(WRITABLE_SUFFIXES)})", DEFAULT_PRESET)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
-    h.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
-                   help="beam centre in pixels (default: found by point symmetry)")
 
     g = sub.add_parser("grid", help="run the seed's 40-point hyperparameter grid, ranked by score")
-    g.add_argument("input", help="detector frame")
-    g.add_argument("--mask", help="mask file, nonzero = missing pixel")
-    g.add_argument("-o", "--output", required=True, help="healed frame of the best run")
-    g.add_argument("--preset", choices=list(PRESETS), default="fast")
-    g.add_argument("--iterations", type=int, help="Adam steps per run (default: the preset's)")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--frame", type=int, default=0)
-    g.add_argument("--dataset")
-    g.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
-                   help="beam centre in pixels (default: found by point symmetry)")
+    _add_frame_arguments(g)
+    _add_fit_arguments(g, "healed frame of the best run", "fast")
 
     m = sub.add_parser("mask", help="make a mask file (nonzero = missing) for a frame")
-    m.add_argument("input", help="detector frame")
+    _add_frame_arguments(m)
     m.add_argument("-o", "--output", required=True, help=f"mask file ({', '.join(MASK_SUFFIXES)})")
     m.add_argument("--auto", action="store_true",
                    help="also find module gaps, beamstop and arm, hot/dead pixels (default: detector flags only)")
@@ -71,8 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unit of --ring: pixels from the beam centre (found by symmetry), "
                         "or q / 2-theta / radius from --poni")
     m.add_argument("--poni", help="pyFAI geometry file, for --ring in q or 2-theta")
-    m.add_argument("--frame", type=int, default=0)
-    m.add_argument("--dataset")
 
     s = sub.add_parser("serve", help="start the dashboard (XRAY_HEAL_HOST, XRAY_HEAL_PORT)")
     s.add_argument("--debug", action="store_true")
@@ -80,6 +59,25 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run dashboard jobs on this machine's GPU (Celery, XRAY_HEAL_BROKER)")
     w.add_argument("--concurrency", type=int, help="fits at once (default XRAY_HEAL_GPU_SLOTS)")
     return parser
+
+
+def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
+    """The input frame: file, frame of a multi-frame file, HDF5 dataset."""
+    p.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5, PNG/JPG export)")
+    p.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
+    p.add_argument("--dataset", help="HDF5 dataset path (default: the only image dataset)")
+
+
+def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str) -> None:
+    """Mask, output and fit settings of ``heal`` and ``grid``."""
+    p.add_argument("--mask", help="mask file, nonzero = missing pixel (pyFAI's convention)")
+    p.add_argument("-o", "--output", required=True, help=output_help)
+    p.add_argument("--preset", choices=list(PRESETS), default=preset)
+    p.add_argument("--iterations", type=int, help="Adam steps (per run for grid; default: the preset's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
+                   help="beam centre in pixels (default: found by point symmetry)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,18 +111,24 @@ def _inputs(args):
         raise FrameError(f"{out.parent}: the output folder does not exist")
     if args.iterations is not None and args.iterations < 1:
         raise FrameError("--iterations must be at least 1")
-    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
+    frame, mask = _frame_and_mask(args)
     for warning in frame.warnings:
         print(f"xray-heal: warning: {frame.name}: {warning}", file=sys.stderr)
-    mask = frame.mask
-    if args.mask:
-        extra = read_mask(args.mask, frame.data.shape)
-        mask = extra if mask is None else (mask | extra)
     config = HealConfig.from_preset(
         args.preset, iterations=args.iterations, device=args.device, seed=args.seed,
         center=check_center(args.center, frame.data.shape),
     )
     return out, frame, mask, config
+
+
+def _frame_and_mask(args):
+    """The input frame and its missing pixels: the file's own mask and ``--mask`` (or None)."""
+    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
+    mask = frame.mask
+    if args.mask:
+        extra = read_mask(args.mask, frame.data.shape)
+        mask = extra if mask is None else (mask | extra)
+    return frame, mask
 
 
 def _write_healed(out: Path, frame, result) -> None:
@@ -178,11 +182,7 @@ def _mask(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in MASK_SUFFIXES:
         raise FrameError(f"{out.name}: the mask file must end in {', '.join(MASK_SUFFIXES)}")
-    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
-    base = frame.mask
-    if args.mask:
-        extra = read_mask(args.mask, frame.data.shape)
-        base = extra if base is None else base | extra
+    frame, base = _frame_and_mask(args)
     if args.auto:
         mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast)
     else:
