@@ -439,10 +439,7 @@ class Store:
         """Item ``frame`` of a batch job: ``frames/<frame>/healed.tif``, its uncertainty and scores."""
         folder = self.jobs / check_id(job_id) / "frames" / str(int(frame))
         folder.mkdir(parents=True, exist_ok=True)
-        write_frame(folder / "healed.tif", result.healed,
-                    description=json.dumps({"healed_by": "xray-heal", "frame": int(frame)}))
-        write_frame(folder / "uncertainty.tif", result.uncertainty,
-                    description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+        _write_fit(folder, result, {"frame": int(frame)})
         _write_json(folder / "scores.json", {"dip": result.score, **(scores or {})})
 
     def save_result(self, job_id: str, result, scores: dict | None = None,
@@ -464,18 +461,15 @@ class Store:
         if preview is not None:
             (folder / "preview.png").write_bytes(preview)
         for suffix in (".tif", ".edf"):  # the job's mask.npy in the other mask formats
-            write_mask(folder / f"mask{suffix}", np.load(folder / "mask.npy"))
+            write_mask(folder / f"mask{suffix}", self.job_mask(job_id))
         config = result.config.to_json()
-        write_frame(folder / "healed.tif", result.healed,
-                    description=json.dumps({"healed_by": "xray-heal", "config": json.loads(config)}))
+        _write_fit(folder, result, {"config": json.loads(config)})
         record = self.job(job_id)
         source = next((self.uploads / record["upload_id"]).glob("original.*"), None)
         if source is not None and source.suffix in (".edf", ".cbf", ".npy"):
             header_path = self.uploads / record["upload_id"] / "header.json"
             header = json.loads(header_path.read_text()) if header_path.is_file() else None
             write_frame(folder / f"healed{source.suffix}", result.healed, description=config, header=header)
-        write_frame(folder / "uncertainty.tif", result.uncertainty,
-                    description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
         return self.update_job(
             job_id,
             state="done",
@@ -500,6 +494,13 @@ class Store:
             },
             versions=software_versions(),
         )
+
+
+def _write_fit(folder: Path, result, about: dict) -> None:
+    """A fit's healed.tif (``about`` in its description) and uncertainty.tif in ``folder``."""
+    write_frame(folder / "healed.tif", result.healed, description=json.dumps({"healed_by": "xray-heal", **about}))
+    write_frame(folder / "uncertainty.tif", result.uncertainty,
+                description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
 
 
 def _job_alive(record: dict) -> bool:
