@@ -193,12 +193,12 @@ def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray,
                   uncertainty: np.ndarray | None = None) -> go.Figure:
     """Original, mask, healed frame (one log colour scale) and the uncertainty map, side by side."""
     stride = display_stride(original.shape, 768)
-    valid_orig = np.isfinite(original) & (original >= 0) & ~mask
+    valid_orig = _valid_counts(original) & ~mask
     levels = log_levels(original, valid_orig)
     mask_pic = np.where(block_reduce(mask, (stride, stride), np.any, cval=False)
                         if stride > 1 else mask, 255, 0).astype(np.uint8)
     pictures = [
-        ("original", colorize(original, np.isfinite(original) & (original >= 0), levels, stride)),
+        ("original", colorize(original, _valid_counts(original), levels, stride)),
         ("mask (white = healed)", np.repeat(mask_pic[..., None], 3, axis=2)),
         ("healed", colorize(healed, np.ones(healed.shape, bool), levels, stride)),
     ]

@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from . import ids
 from .callbacks.heal import result_view
-from .store import STATES
+from .store import ACTIVE_STATES, STATES
 
 #: States of a job that did not finish, which the review page offers to re-run.
 RERUNNABLE = ("interrupted", "failed", "cancelled")
@@ -23,8 +23,7 @@ def job_layout(store, job_id: str) -> html.Div:
     except KeyError:
         return not_found(f"There is no job {job_id!r}.")
     title = html.H2(f"Job {job_id}")
-    owner = html.P(f"Owner: {record.get('owner') or 'not named'} · created "
-                   f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(record.get('created', 0)))}")
+    owner = html.P(f"Owner: {record.get('owner') or 'not named'} · created {_created(record)}")
     if record.get("state") != "done":
         reason = record.get("reason")
         rerun = [html.Button("Re-run", id=ids.RERUN, n_clicks=0, className="primary"),
@@ -45,6 +44,11 @@ def job_layout(store, job_id: str) -> html.Div:
                       html.Pre(_describe(record))]),
         dcc.Link("All jobs", href="/jobs"),
     ], className="review")
+
+
+def _created(record: dict) -> str:
+    """When a job was created, local time to the minute."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("created", 0)))
 
 
 def _describe(record: dict) -> str:
@@ -75,10 +79,10 @@ def history_table(store, records: list[dict], me: str | None) -> html.Div:
         job_id = r["job_id"]
         thumb = (html.Img(src=f"/download/{job_id}/preview.png", className="thumb", alt="healed frame")
                  if r.get("state") == "done" else None)
-        mine = bool(me) and r.get("owner") == me and r.get("state") not in ("queued", "running")
+        mine = bool(me) and r.get("owner") == me and r.get("state") not in ACTIVE_STATES
         rows.append(html.Tr([
             html.Td(thumb),
-            html.Td(time.strftime("%Y-%m-%d %H:%M", time.localtime(r.get("created", 0)))),
+            html.Td(_created(r)),
             html.Td(r.get("state"), className=f"state-{r.get('state')}"),
             html.Td(r.get("owner") or ""),
             html.Td(frame),
