@@ -136,6 +136,21 @@ def touches_shapes(relayout) -> bool:
     return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
 
 
+def mask_edit(relayout, figure, stale: bool = False) -> tuple[bool, list] | None:
+    """What the trigger of a callback on the frame, the graph and the mask controls changed.
+
+    None for a zoom, pan or autosize (the mask is unchanged); else
+    (new frame, drawn shapes): a new frame (or, with ``stale``, a figure of
+    another frame still on the page) has none yet, otherwise the page's
+    (:func:`page_shapes`).
+    """
+    triggers = set(ctx.triggered_prop_ids.values())
+    if triggers == {ids.GRAPH} and not touches_shapes(relayout):
+        return None
+    new_frame = not triggers or ids.FRAME_STORE in triggers or stale
+    return new_frame, [] if new_frame else page_shapes(figure, relayout if ids.GRAPH in triggers else None)
+
+
 def mask_file_bytes(mask: np.ndarray, suffix: str) -> bytes:
     """A mask file's bytes in one of the formats of :func:`dip_engine.io.write_mask`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,14 +175,13 @@ def register(app, store) -> None:
         *values, figure = rest
         if not meta:
             return {}, "", no_update
-        triggers = set(ctx.triggered_prop_ids.values())
-        if triggers == {ids.GRAPH} and not touches_shapes(relayout):
-            return no_update, no_update, no_update  # zoom, pan, autosize: the mask is unchanged
         # a full figure for a new frame, or when the page still shows another
         # frame's figure (a Patch would land on the wrong figure)
         shown = (figure or {}).get("layout", {}).get("uirevision")
-        new_frame = not triggers or ids.FRAME_STORE in triggers or shown != meta["upload_id"]
-        shapes = [] if new_frame else page_shapes(figure, relayout if ids.GRAPH in triggers else None)
+        edit = mask_edit(relayout, figure, stale=shown != meta["upload_id"])
+        if edit is None:
+            return no_update, no_update, no_update
+        new_frame, shapes = edit
         spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
         # a big new frame is shown at once; its auto mask follows (on_auto_pending)
         big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dash import Input, Output, State, ctx, no_update
 
 from .. import ids
-from .mask import describe_mask, mask_for, mask_patch, page_shapes, spec_from_inputs, touches_shapes
+from .mask import describe_mask, mask_edit, mask_for, mask_patch, spec_from_inputs
 
 #: Edits kept per frame (the issue asks for at least 20).
 DEPTH = 50
@@ -45,11 +45,10 @@ def register(app, store) -> None:
         *values, figure, history = rest
         if not meta:
             return None
-        triggers = set(ctx.triggered_prop_ids.values())
-        if triggers == {ids.GRAPH} and not touches_shapes(relayout):
+        edit = mask_edit(relayout, figure)
+        if edit is None:
             return no_update  # zoom or pan
-        new_frame = not triggers or ids.FRAME_STORE in triggers
-        shapes = [] if new_frame else page_shapes(figure, relayout if ids.GRAPH in triggers else None)
+        new_frame, shapes = edit
         state = {"shapes": shapes, "values": list(values)}
         updated = push(history, meta["upload_id"], state, new_frame)
         return no_update if updated is None else updated
