@@ -377,14 +377,19 @@ def outlier_mask(
     crowd = ndimage.convolve(odd.astype(np.int32), np.ones((3, 3), np.int32), mode="constant")
     odd &= crowd <= 3
     if center is not None and odd.any():
-        from .geometry import polar_coordinates
-
-        ring = np.rint(polar_coordinates(image.shape, center)[0]).astype(np.int64)
+        ring = _ring_index(image.shape, center)
         bright = odd & (filled > med)
         per_ring = np.bincount(ring[bright], minlength=ring.max() + 3)
         near = per_ring + np.roll(per_ring, 1) + np.roll(per_ring, -1)
         odd &= ~(bright & (near[ring] >= 3))
     return odd
+
+
+def _ring_index(shape: tuple[int, int], center: tuple[float, float]) -> np.ndarray:
+    """(H, W) int64: each pixel's distance from the beam centre, rounded to whole pixels."""
+    from .geometry import polar_coordinates
+
+    return np.rint(polar_coordinates(shape, center)[0]).astype(np.int64)
 
 
 def _ring_levels(ring: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -431,12 +436,10 @@ def ring_contrast(image: np.ndarray, valid: np.ndarray, center: tuple[float, flo
     filtered, own : (H, W) float32 ndarrays, natural log of the ratio (0 = as
         bright as the ring), of the median-filtered frame and of each pixel alone
     """
-    from .geometry import polar_coordinates
-
     if not valid.any():
         return np.zeros(image.shape, np.float32), np.zeros(image.shape, np.float32)
     y = np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)).astype(np.float32)
-    ring = np.rint(polar_coordinates(image.shape, center)[0]).astype(np.int64)
+    ring = _ring_index(image.shape, center)
     raw = _ring_levels(ring, y, valid)
     filled = np.where(valid, y, raw[ring].astype(np.float32))
     smooth = ndimage.median_filter(filled, size=size, mode="nearest")
@@ -595,17 +598,17 @@ def _counted_edge(line: np.ndarray, inward: int, points: tuple[np.ndarray, np.nd
     return _robust_line(np.array(middles), np.array(edges))[0], float(np.median(absorptions))
 
 
-def _arm_branch(shadow: np.ndarray, valid: np.ndarray, center: tuple[float, float]) -> tuple[np.ndarray, float]:
+def _arm_branch(shadow: np.ndarray, valid: np.ndarray, center: tuple[float, float],
+                distance: np.ndarray) -> tuple[np.ndarray, float]:
     """The largest dark region outside the beamstop disc, and the disc's radius (pixels).
 
     The radius is the distance from the centre to the nearest valid pixel
-    outside the shadow.
+    outside the shadow; ``distance`` is each pixel's from the centre.
     """
     inside = ndimage.distance_transform_edt(shadow | ~valid)
     cy, cx = (int(np.clip(round(c), 0, n - 1)) for c, n in zip(center, shadow.shape))
     radius = float(inside[cy, cx])
-    rr, cc = np.indices(shadow.shape)
-    labels, n = ndimage.label(shadow & (np.hypot(rr - center[0], cc - center[1]) > radius + 3))
+    labels, n = ndimage.label(shadow & (distance > radius + 3))
     if n == 0:
         return np.zeros(shadow.shape, bool), radius
     return labels == 1 + np.argmax(np.bincount(labels.ravel())[1:]), radius
@@ -660,7 +663,9 @@ def _straight_stretch(arm: np.ndarray, valid: np.ndarray, center: tuple[float, f
     spread, axes = np.linalg.eigh(np.cov(np.stack([rows - center[0], cols - center[1]])))
     if spread[1] < 10 * spread[0]:
         return None  # no arm, or a blob
-    axis = axes[:, 1] if np.mean(_along_across(rows, cols, center, axes[:, 1])[0]) > 0 else -axes[:, 1]
+    axis, along = axes[:, 1], _along_across(rows, cols, center, axes[:, 1])[0]
+    if along.mean() < 0:  # point it from the centre out along the arm
+        axis, along = -axis, -along
     seen = _seen_edges(arm, valid, center, axis)
     if min(len(edge) for edge in seen) < 10:
         return None
@@ -669,7 +674,6 @@ def _straight_stretch(arm: np.ndarray, valid: np.ndarray, center: tuple[float, f
         return None
     kept = [edge[keep, 0] for edge, (_, keep) in zip(seen, fits)]
     first, last = max(k.min() for k in kept), min(k.max() for k in kept)
-    along = _along_across(rows, cols, center, axis)[0]
     start = radius / 2 if first <= along.min() + 3 else first - 0.5
     end = along.max() + 0.5 if last >= along.max() - 3 else last + 0.5
     return axis, fits[0][0], fits[1][0], start, end
@@ -678,12 +682,13 @@ def _straight_stretch(arm: np.ndarray, valid: np.ndarray, center: tuple[float, f
 def _straight_band(shadow: np.ndarray, counts: np.ndarray, expected: np.ndarray,
                    center: tuple[float, float], valid: np.ndarray) -> np.ndarray | None:
     """:func:`straight_arm` on a crop around the shadow; None when the arm has no straight stretch."""
-    arm, radius = _arm_branch(shadow, valid, center)
+    rr, cc = np.indices(shadow.shape)
+    distance = np.hypot(rr - center[0], cc - center[1])
+    arm, radius = _arm_branch(shadow, valid, center, distance)
     stretch = _straight_stretch(arm, valid, center, radius)
     if stretch is None:
         return None
     axis, low_line, high_line, start, end = stretch
-    rr, cc = np.indices(shadow.shape)
     t, s = _along_across(rr, cc, center, axis)
     near = (t >= start - 1) & (t <= end + 1) & (s > np.polyval(low_line, t) - 4) & (s < np.polyval(high_line, t) + 4)
     points = _along_across(*_subsample(rr[near], cc[near]), center, axis)
@@ -699,7 +704,7 @@ def _straight_band(shadow: np.ndarray, counts: np.ndarray, expected: np.ndarray,
                & (sub_s <= np.polyval(high_line, sub_t))).mean(axis=(1, 2))
     band = np.zeros(shadow.shape, bool)
     band[near] = covered >= needed - 1e-9
-    replaced = near & (t >= start) & (t <= end) & (np.hypot(rr - center[0], cc - center[1]) > radius + 3)
+    replaced = near & (t >= start) & (t <= end) & (distance > radius + 3)
     return (shadow & ~replaced) | (band & valid)
 
 
