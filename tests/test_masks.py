@@ -106,7 +106,7 @@ def test_auto_mask_finds_a_half_transparent_arm():
     parts, center, _ = auto_mask_parts(frame)
     found = parts["beamstop_and_arm"]
     truth = stop | arm
-    iou = (found & truth).sum() / (found | truth).sum()
+    iou = _iou(found, truth)
     assert iou > 0.85, iou
     # no dark ring edges or noise chained to it
     assert (found & ~grow(truth, 2)).sum() < 20
