@@ -24,7 +24,7 @@ from common import load
 
 from dip_engine import PRESETS, HealConfig
 from dip_engine.evaluate import classical_scores
-from dip_engine.fit import heal, resolve_device
+from dip_engine.fit import cpu_threads, heal, resolve_device
 from dip_engine.network import skip
 
 
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--preset", default="balanced")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    torch.set_num_threads(cpu_threads())  # as a fit sets them
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}")
 

@@ -172,3 +172,25 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     plain = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}, blend=False))
     assert plain.blend is None
     assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])
+
+
+def test_cpu_fit_leaves_a_core_free_unless_told_otherwise(rings, monkeypatch):
+    import os
+
+    import torch
+
+    from dip_engine.fit import cpu_threads
+
+    monkeypatch.delenv("XRAY_HEAL_THREADS", raising=False)
+    assert cpu_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+    monkeypatch.setenv("XRAY_HEAL_THREADS", "3")
+    _, flagged, mask = rings
+    before = torch.get_num_threads()
+    try:
+        heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=2, device="cpu")))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setenv("XRAY_HEAL_THREADS", "many")
+    with pytest.raises(ValueError, match="XRAY_HEAL_THREADS must be a whole number"):
+        heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=2, device="cpu")))
