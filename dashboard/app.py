@@ -108,7 +108,7 @@ def _add_routes(server, store: Store, max_upload_mb: float) -> None:
             path = store.job_file(job_id, name)
         except KeyError:
             abort(404)
-        return send_file(path, mimetype=JOB_FILES[name], as_attachment=name != "preview.png", download_name=name)
+        return send_file(path, mimetype=JOB_FILES[name][0], as_attachment=name != "preview.png", download_name=name)
 
     @server.before_request
     def unknown_jobs_are_404():

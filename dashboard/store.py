@@ -38,19 +38,20 @@ from dip_engine import FrameError, read_frame, write_frame
 from dip_engine.io import DatasetChoice
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-#: Files of a job that may be downloaded, with their MIME types.
+#: Files of a job bundle that may be downloaded: name -> (MIME type, link label on
+#: the result and review pages, or None for a file that is not offered as a link).
 JOB_FILES = {
-    "healed.tif": "image/tiff",
-    "healed.edf": "application/octet-stream",
-    "healed.cbf": "application/octet-stream",
-    "healed.npy": "application/octet-stream",
-    "uncertainty.tif": "image/tiff",
-    "mask.npy": "application/octet-stream",
-    "mask.tif": "image/tiff",
-    "mask.edf": "application/octet-stream",
-    "preview.png": "image/png",
-    "job.json": "application/json",
-    "profiles.json": "application/json",
+    "healed.tif": ("image/tiff", "healed frame (TIFF, input units)"),
+    "healed.edf": ("application/octet-stream", "healed frame (EDF, input header)"),
+    "healed.cbf": ("application/octet-stream", "healed frame (CBF, input header)"),
+    "healed.npy": ("application/octet-stream", "healed frame (NPY)"),
+    "mask.npy": ("application/octet-stream", "mask (NPY, True = healed)"),
+    "mask.tif": ("image/tiff", "mask (TIFF)"),
+    "mask.edf": ("application/octet-stream", "mask (EDF)"),
+    "uncertainty.tif": ("image/tiff", "uncertainty (TIFF)"),
+    "profiles.json": ("application/json", "profiles (JSON)"),
+    "job.json": ("application/json", "job record (JSON)"),
+    "preview.png": ("image/png", None),
 }
 EXAMPLE_ID = "example"
 #: States of a job whose process should be alive.

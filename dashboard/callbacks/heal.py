@@ -19,6 +19,7 @@ from dip_engine.geometry import check_center
 
 from .. import ids
 from ..figures import log_levels, png_bytes, preview_pixels, preview_uri, profile_figure, result_figure
+from ..store import JOB_FILES
 from .mask import mask_for, spec_from_page
 
 #: Seconds between preview images sent to the page.
@@ -222,26 +223,13 @@ def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False)
     return Fitted(result, scores, curves, retried, ranked)
 
 
-#: Files of a job bundle offered on the result and review pages, with labels.
-DOWNLOADS = [
-    ("healed.tif", "healed frame (TIFF, input units)"),
-    ("healed.edf", "healed frame (EDF, input header)"),
-    ("healed.cbf", "healed frame (CBF, input header)"),
-    ("healed.npy", "healed frame (NPY)"),
-    ("mask.npy", "mask (NPY, True = healed)"),
-    ("mask.tif", "mask (TIFF)"),
-    ("mask.edf", "mask (EDF)"),
-    ("uncertainty.tif", "uncertainty (TIFF)"),
-    ("profiles.json", "profiles (JSON)"),
-    ("job.json", "job record (JSON)"),
-]
-
-
 def downloads(store, job_id: str) -> list:
     """Links to the files the job's bundle holds, and to all of them as a zip."""
     links = [html.A("everything (zip)", href=f"/download/{job_id}/bundle.zip", download=f"{job_id}.zip",
                     id="download-bundle-zip")]
-    for name, label in DOWNLOADS:
+    for name, (_, label) in JOB_FILES.items():
+        if label is None:  # the preview is shown on the pages, not offered as a file
+            continue
         try:
             store.job_file(job_id, name)
         except KeyError:
