@@ -24,7 +24,7 @@ import numpy as np
 from common import FRAMES, load
 
 from dip_engine import HealConfig
-from dip_engine.baselines import fill_biharmonic, fill_mirror, fill_polar, fill_polar_smooth
+from dip_engine.baselines import FILLS
 from dip_engine.evaluate import log_rmse, occlusions, poisson_floor
 from dip_engine.fit import heal
 from dip_engine.geometry import estimate_center
@@ -55,11 +55,8 @@ def main() -> None:
         hidden = occlusions(~missing, seed=EVAL_SEED, center=center)
         truth = np.asarray(image, np.float64)[hidden]
         masked = missing | hidden
-        methods = {
-            "biharmonic": lambda: fill_biharmonic(image, masked),
-            "polar": lambda: fill_polar(image, masked, center),
-            "polar smooth": lambda: fill_polar_smooth(image, masked, center),
-            "mirror": lambda: fill_mirror(image, masked, center),
+        methods = {name: (lambda fill=fill: fill(image, masked, center)) for name, fill in FILLS.items()}
+        methods |= {
             "seed DIP": lambda: heal(image, masked, seed_dip_config(args.seed_iterations, image.shape)).healed,
             f"default ({args.preset})": lambda: heal(image, masked, HealConfig.from_preset(args.preset)).healed,
         }
@@ -75,7 +72,7 @@ def main() -> None:
             rows.append((name, method, log_rmse(healed[hidden], truth), time.perf_counter() - t0))
             print(f"{name:24s} {method:20s} rmse {rows[-1][2]:.4f}  {rows[-1][3]:7.1f} s", flush=True)
         floor = poisson_floor(truth)
-        best = min(r[2] for r in rows if r[0] == name and r[1] in ("biharmonic", "polar", "polar smooth", "mirror"))
+        best = min(r[2] for r in rows if r[0] == name and r[1] in FILLS)
         ours = rows[-1][2]
         print(f"{name:24s} centre ({center[0]:.1f}, {center[1]:.1f})  hidden {hidden.sum()} px  "
               f"Poisson floor {floor:.4f}  default/best classical {ours / best:.2f}  "
