@@ -226,6 +226,7 @@ def profile_figure(profiles: dict) -> go.Figure:
     styles = {"original": dict(color="black", width=2), "healed": dict(color="#2b59c3", width=2),
               "biharmonic": dict(color="#8e44ad", width=1, dash="dashdot"),
               "polar": dict(color="#e08a00", width=1, dash="dot"),
+              "polar_smooth": dict(color="#c0392b", width=1, dash="dot"),
               "mirror": dict(color="#2a9d5b", width=1, dash="dash")}
     for name, curves in profiles["methods"].items():
         kw = dict(mode="lines", name=name, line=styles.get(name, {}), legendgroup=name)

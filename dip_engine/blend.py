@@ -56,8 +56,9 @@ def blend(image: np.ndarray, result):
 
     Returns the result unchanged when it has no beam centre or no held-out
     pixels. Otherwise ``healed`` is the blend, ``score`` its cross-fitted
-    hold-out score, and ``blend`` records the weights, the fit's own score
-    and each fill's score on the same held-out pixels.
+    hold-out score, ``blend`` records the weights, the fit's own score and
+    each fill's score on the same held-out pixels, and ``fills`` holds each
+    fill's counts at the missing pixels.
     """
     hidden, missing = result.hidden, result.missing
     if result.center is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
@@ -69,9 +70,10 @@ def blend(image: np.ndarray, result):
     w = weights(predictions, truth)
     groups = ndimage.label(hidden)[0][hidden]
     score = cross_fitted_rmse(predictions, truth, groups)
+    fills = {name: fill(image, missing, result.center)[missing] for name, fill in FILLS.items()}
     combined = w[0] * _log(result.healed[missing])
-    for wk, fill in zip(w[1:], FILLS.values()):
-        combined += wk * _log(fill(image, missing, result.center)[missing])
+    for wk, values in zip(w[1:], fills.values()):
+        combined += wk * _log(values)
     counts = np.zeros(np.shape(image))
     counts[missing] = 10 ** combined - 1
     healed = paste(image, missing, counts).astype(result.healed.dtype, copy=False)
@@ -79,4 +81,4 @@ def blend(image: np.ndarray, result):
     record = {"weights": {"dip": float(w[0]), **{n: float(x) for n, x in zip(FILLS, w[1:])}},
               "dip_score": result.score,
               "fill_scores": {n: float(x) for n, x in zip(FILLS, fill_scores)}}
-    return dataclasses.replace(result, healed=healed, score=score, blend=record)
+    return dataclasses.replace(result, healed=healed, score=score, blend=record, fills=fills)

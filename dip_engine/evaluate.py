@@ -175,6 +175,7 @@ def profiles(
     healed: np.ndarray,
     missing: np.ndarray,
     center: tuple[float, float],
+    fills: dict | None = None,
 ) -> dict:
     """Azimuthally averaged I(r) and I(chi) of the original, the healed frame and the classical fills.
 
@@ -188,35 +189,39 @@ def profiles(
         Frame and healed frame in counts.
     missing : (H, W) bool ndarray
     center : (row, col)
+    fills : dict, optional
+        Each fill of :data:`dip_engine.baselines.FILLS` at the missing pixels,
+        (m,) counts (a blended result's ``fills``); run here when not given.
 
     Returns
     -------
     profiles : dict
         ``radius`` (pixels), ``chi`` (degrees), ``chi_range`` ([r_min, r_max]),
-        and per method ('original', 'healed', 'biharmonic', 'polar', 'mirror')
-        the lists ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
+        and per method ('original', 'healed', then each fill by name) the
+        lists ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
     """
-    from .baselines import fill_biharmonic, fill_mirror, fill_polar
+    from .baselines import FILLS
     from .geometry import azimuthal_profile, polar_coordinates, radial_profile
 
+    if fills is None:
+        fills = {name: fill(image, missing, center)[missing] for name, fill in FILLS.items()}
     everywhere = np.ones(missing.shape, bool)
-    r, _ = polar_coordinates(missing.shape, center)
-    lo, hi = np.percentile(r[missing], [25, 75]) if missing.any() else (0.0, float(r.max()))
-    frames = {
-        "original": (np.asarray(image, np.float64), ~missing),
-        "healed": (np.asarray(healed, np.float64), everywhere),
-        "biharmonic": (fill_biharmonic(image, missing).astype(np.float64), everywhere),
-        "polar": (fill_polar(image, missing, center).astype(np.float64), everywhere),
-        "mirror": (fill_mirror(image, missing, center).astype(np.float64), everywhere),
-    }
+    polar = polar_coordinates(missing.shape, center)
+    lo, hi = np.percentile(polar[0][missing], [25, 75]) if missing.any() else (0.0, float(polar[0].max()))
+    frames = {"original": (np.asarray(image, np.float64), ~missing),
+              "healed": (np.asarray(healed, np.float64), everywhere)}
+    for name, values in fills.items():
+        frame = np.asarray(image, np.float64).copy()
+        frame[missing] = values
+        frames[name] = (frame, everywhere)
 
     def clean(a):
         return [None if not np.isfinite(v) else float(v) for v in a]
 
     out = {"chi_range": [float(lo), float(hi)], "methods": {}}
     for name, (values, valid) in frames.items():
-        radius, i_r = radial_profile(values, valid, center)
-        chi, i_chi = azimuthal_profile(values, valid, center, lo, hi)
+        radius, i_r = radial_profile(values, valid, center, polar=polar)
+        chi, i_chi = azimuthal_profile(values, valid, center, lo, hi, polar=polar)
         out["radius"], out["chi"] = radius.tolist(), chi.tolist()
         out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
     return out

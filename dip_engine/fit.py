@@ -93,6 +93,10 @@ class HealResult:
     blend : dict or None
         With ``config.blend``: the weights of the fit and the classical fills
         in ``healed``, and the fit's own score before blending.
+    fills : dict or None
+        With ``config.blend``: each classical fill of
+        :data:`dip_engine.baselines.FILLS` at the ``missing`` pixels, (m,)
+        counts in ``np.flatnonzero`` order, as blended into ``healed``.
     """
 
     healed: np.ndarray
@@ -113,6 +117,7 @@ class HealResult:
     config: HealConfig = field(repr=False)
     hidden_prediction: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     blend: dict | None = None
+    fills: dict | None = field(default=None, repr=False)
 
 
 def missing_pixels(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -160,9 +160,13 @@ def polar_coordinates(shape: tuple[int, int], center: tuple[float, float]):
 
 
 def radial_profile(
-    values: np.ndarray, valid: np.ndarray, center: tuple[float, float], bin_width: float = 1.0
+    values: np.ndarray, valid: np.ndarray, center: tuple[float, float], bin_width: float = 1.0,
+    polar: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Mean of ``values`` over valid pixels in rings of ``bin_width`` pixels.
+
+    ``polar``: :func:`polar_coordinates` of this shape and centre, when the
+    caller already has them (several profiles of one frame).
 
     Returns
     -------
@@ -171,7 +175,7 @@ def radial_profile(
     mean : (R,) ndarray
         Mean per ring, NaN for rings without valid pixels.
     """
-    r, _ = polar_coordinates(values.shape, center)
+    r = (polar or polar_coordinates(values.shape, center))[0]
     ring = np.rint(r / bin_width).astype(np.int64)
     n = ring.max() + 1
     counts = np.bincount(ring[valid], minlength=n)
@@ -252,8 +256,11 @@ def azimuthal_profile(
     r_min: float,
     r_max: float,
     sectors: int = 180,
+    polar: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Mean of ``values`` over valid pixels of an annulus, per azimuthal sector.
+
+    ``polar``: as for :func:`radial_profile`.
 
     Returns
     -------
@@ -263,7 +270,7 @@ def azimuthal_profile(
     mean : (sectors,) ndarray
         Mean per sector, NaN where the sector has no valid pixel.
     """
-    r, phi = polar_coordinates(values.shape, center)
+    r, phi = polar or polar_coordinates(values.shape, center)
     sel = valid & (r >= r_min) & (r <= r_max)
     sector = ((phi[sel] + np.pi) / (2 * np.pi) * sectors).astype(np.int64) % sectors
     counts = np.bincount(sector, minlength=sectors)

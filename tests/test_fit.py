@@ -169,6 +169,11 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     reused = classical_scores(flagged, result.missing, result.hidden, result.center,
                               known=result.blend["fill_scores"])
     assert reused == pytest.approx(fresh, rel=1e-9)
+    # and it keeps the fills it blended: the job's profiles need not run them again
+    from dip_engine.evaluate import profiles
+
+    args = (flagged, result.healed, result.missing, result.center)
+    assert profiles(*args, fills=result.fills) == profiles(*args)
     plain = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}, blend=False))
     assert plain.blend is None
     assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])

@@ -218,7 +218,7 @@ def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False)
                               known=(result.blend or {}).get("fill_scores"))
     curves = None
     if result.center:
-        curves = profiles(image, result.healed, result.missing, result.center)
+        curves = profiles(image, result.healed, result.missing, result.center, result.fills)
         curves["mirror_check"] = mirror_check(image, result.healed, result.missing, result.center)
     return Fitted(result, scores, curves, retried, ranked)
 
