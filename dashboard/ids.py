@@ -41,6 +41,7 @@ REDO = "redo-button"
 
 OWNER = "owner"
 CURRENT_JOB = "current-job"
+LAST_JOB = "last-job"
 RERUN = "rerun-button"
 RERUN_INFO = "rerun-info"
 REVIEW_JOB = "review-job"

@@ -169,6 +169,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.CURRENT_JOB),
+        dcc.Store(id=ids.LAST_JOB),
         dcc.Store(id=ids.STREAMED),
         dcc.Store(id=ids.SET_STORE),
         dcc.Store(id=ids.SOURCE_STORE),

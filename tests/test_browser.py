@@ -118,6 +118,22 @@ def test_cancel_really_stops_the_fit(page, live_server):
     assert Store(live_server["data"]).job(job_id)["state"] == "cancelled"
 
 
+def test_a_job_whose_process_dies_is_reported_on_the_page(page, live_server):
+    """A fit killed from outside (out of memory, an admin) ends Dash's job with no output
+    and no error; the page still says what happened and links the job."""
+    _open(page, live_server)
+    page.fill("#iterations", "100000")
+    page.keyboard.press("Tab")
+    page.click("#heal-button")
+    expect(page.locator("#progress-text")).to_contain_text("Iteration", timeout=60000)
+    record = json.loads(next((live_server["data"] / "jobs").glob("*/job.json")).read_text())
+    psutil.Process(record["pid"]).kill()
+    expect(page.locator("#result-info")).to_contain_text(
+        "The job ended without a result: the job's process ended before it finished", timeout=20000)
+    expect(page.locator("#interrupted-link")).to_have_attribute("href", f"/job/{record['job_id']}")
+    expect(page.locator("#heal-button")).to_be_enabled()
+
+
 def test_undo_and_redo_mask_edits(page, live_server):
     """A drawn box and a control change are undone and redone, overlay and summary with them."""
     _open(page, live_server)

@@ -12,7 +12,8 @@ import os
 import time
 from typing import NamedTuple
 
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dip_engine import HealConfig
 from dip_engine.geometry import check_center
@@ -315,6 +316,34 @@ def register(app, store, manager, slots: int = 1) -> None:
                 pass
         return html.Span("Cancelled: the fit was stopped" + (f"; job {job_id} is recorded as cancelled."
                                                              if job_id else "."), className="error")
+
+    # Dash resets the progress outputs (the job id among them) when a job's process
+    # ends without a result; keep the id where the reset does not reach
+    app.clientside_callback("function(job) { return job || window.dash_clientside.no_update; }",
+                            Output(ids.LAST_JOB, "data"), Input(ids.CURRENT_JOB, "data"),
+                            prevent_initial_call=True)
+
+    @app.callback(
+        Output(ids.RESULT_INFO, "children", allow_duplicate=True),
+        Output(ids.LAST_JOB, "data", allow_duplicate=True),
+        Input(ids.HEAL, "disabled"),
+        State(ids.LAST_JOB, "data"),
+        prevent_initial_call=True,
+    )
+    def on_heal_ended(disabled, job_id):
+        """Say so when the job's process died (killed, out of memory): to Dash that looks
+        like a cancel, with no output and no error, so the page would just go quiet."""
+        if disabled or not job_id:
+            raise PreventUpdate
+        try:
+            record = store.job(job_id)
+        except KeyError:
+            return no_update, None
+        if record["state"] != "interrupted":  # done or failed: the heal callback said so
+            return no_update, None
+        return [html.Span(f"The job ended without a result: {record['reason']}. Job {job_id} is "
+                          "recorded as interrupted; its review page can run it again. ", className="error"),
+                dcc.Link("Review page", href=f"/job/{job_id}", id="interrupted-link")], None
 
     @app.callback(
         Output(ids.RERUN_INFO, "children"),
