@@ -168,13 +168,9 @@ def cpu_threads() -> int:
     """
     value = os.environ.get("XRAY_HEAL_THREADS", "").strip()
     if value:
-        try:
-            threads = int(value)
-        except ValueError:
-            threads = 0
-        if threads < 1:
+        if not value.isdigit() or int(value) < 1:
             raise ValueError(f"XRAY_HEAL_THREADS must be a whole number of threads >= 1, got {value!r}")
-        return threads
+        return int(value)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, usable - 1)
 

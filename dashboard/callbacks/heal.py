@@ -339,7 +339,7 @@ def register(app, store, manager, slots: int = 1) -> None:
             record = store.job(job_id)
         except KeyError:
             return no_update, None
-        if record["state"] != "interrupted":  # done or failed: the heal callback said so
+        if record["state"] != "interrupted":  # the heal or cancel callback has said how it ended
             return no_update, None
         return [html.Span(f"The job ended without a result: {record['reason']}. Job {job_id} is "
                           "recorded as interrupted; its review page can run it again. ", className="error"),
