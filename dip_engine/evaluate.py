@@ -208,10 +208,10 @@ def profiles(
     everywhere = np.ones(missing.shape, bool)
     polar = polar_coordinates(missing.shape, center)
     lo, hi = np.percentile(polar[0][missing], [25, 75]) if missing.any() else (0.0, float(polar[0].max()))
-    frames = {"original": (np.asarray(image, np.float64), ~missing),
-              "healed": (np.asarray(healed, np.float64), everywhere)}
+    counts = np.asarray(image, np.float64)
+    frames = {"original": (counts, ~missing), "healed": (np.asarray(healed, np.float64), everywhere)}
     for name, values in fills.items():
-        frame = np.asarray(image, np.float64).copy()
+        frame = counts.copy()
         frame[missing] = values
         frames[name] = (frame, everywhere)
 
