@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import diskcache
-from dash import Dash, DiskcacheManager, Input, Output, html
+from dash import Dash, Input, Output, html
 from flask import Response, abort, jsonify, request, send_file
 
 from . import auth, ids, layout, review
+from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
 from .callbacks.frame import stored
 from .settings import Settings
@@ -56,7 +56,7 @@ def build(settings: Settings):
 
 def background_manager(settings: Settings, store: Store):
     """Dash's CeleryManager on XRAY_HEAL_BROKER when set, else a DiskcacheManager
-    (one forked process per job) on the data folder's cache."""
+    (one forked process per job, :mod:`dashboard.background`) on the data folder's cache."""
     if settings.broker:
         try:
             from celery import Celery
@@ -64,7 +64,7 @@ def background_manager(settings: Settings, store: Store):
         except ImportError:
             raise SystemExit('xray-heal: XRAY_HEAL_BROKER needs Celery: pip install -e ".[celery]"') from None
         return CeleryManager(Celery("xray_heal", broker=settings.broker, backend=settings.broker))
-    return DiskcacheManager(diskcache.Cache(str(store.cache)))
+    return ForkSafeDiskcacheManager(ForkSafeCache(str(store.cache)))
 
 
 def run_worker(concurrency: int | None = None) -> None:

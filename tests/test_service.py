@@ -82,6 +82,42 @@ def test_a_job_killed_mid_fit_is_interrupted_and_the_next_one_runs(tmp_path):
     assert json.loads((store.jobs / job_id / "job.json").read_text())["result"]["iterations_run"] == 10
 
 
+def test_jobs_forked_while_other_threads_use_the_cache_can_still_write_their_result(tmp_path):
+    """The web server forks a job from one thread while others poll the same SQLite cache;
+    a plain diskcache child then waits on a lock nobody releases (24 of 30 children timed
+    out in this test). Each job must get its result written."""
+    import threading
+
+    from dashboard.background import ForkSafeCache, ForkSafeDiskcacheManager
+
+    cache = ForkSafeCache(str(tmp_path / "cache"), timeout=3)
+    manager = ForkSafeDiskcacheManager(cache)
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            cache.set("progress", [1, 2, 3])
+            cache.get("progress")
+            cache.delete("progress")
+
+    def job_fn(key, _progress_key, _args, _context):
+        cache.set(key, "done")
+
+    pollers = [threading.Thread(target=poll) for _ in range(3)]
+    for thread in pollers:
+        thread.start()
+    try:
+        pids = [manager.call_job_fn(f"job-{i}", job_fn, (), {}) for i in range(30)]
+        _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=20)
+    finally:
+        stop.set()
+        for thread in pollers:
+            thread.join()
+    for proc in alive:
+        proc.kill()
+    assert [cache.get(f"job-{i}") for i in range(30)] == ["done"] * 30
+
+
 @pytest.fixture
 def redis_url(tmp_path):
     pytest.importorskip("celery")
