@@ -8,6 +8,7 @@ scientist can act on.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,66 @@ def max_pixels() -> int:
     return int(os.environ.get("XRAY_HEAL_MAX_PIXELS", DEFAULT_MAX_PIXELS))
 
 
+#: Bytes a decoded frame may take per pixel of the limit: a float32 frame at
+#: the pixel limit fits, a float64 one of the same size does not.
+BYTES_PER_PIXEL = 4
+#: Magic bytes of the formats recognised by content (the suffix may lie).
+_MAGIC = ((b"\x89HDF\r\n\x1a\n", "hdf5"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"),
+          (b"MM\x00+", "tiff"), (b"\x93NUMPY", "npy"), (b"PK\x03\x04", "npz"))
+
+
+def check_declared(shape, dtype, what: str = "the frame") -> None:
+    """Refuse a frame by the size its header declares, before anything is decoded.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array that would be decoded (a whole stack or chunk, if the
+        reader decodes that much at once); frames are its last two axes, or
+        the two before a last axis of at most 4 colour samples.
+    dtype : numpy dtype-like
+    what : str
+        What is being decoded, for the message.
+
+    Raises
+    ------
+    FrameError
+        When it holds more than :func:`max_pixels` pixels in one frame, or
+        more than ``max_pixels() * BYTES_PER_PIXEL`` bytes in all.
+    """
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise FrameError(f"the header declares a negative size {shape}")
+    limit = max_pixels()
+    rows_cols = shape[-3:-1] if len(shape) >= 3 and shape[-1] <= 4 else shape[-2:]  # colour: (..., H, W, C)
+    frame_pixels = math.prod(rows_cols)
+    if frame_pixels > limit:
+        raise FrameError(f"the header declares {'x'.join(map(str, rows_cols))} = {frame_pixels / 1e6:.1f} MP, "
+                         f"above the limit of {limit / 1e6:.1f} MP (XRAY_HEAL_MAX_PIXELS)")
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if size > limit * BYTES_PER_PIXEL:
+        raise FrameError(f"decoding {what} ({'x'.join(map(str, shape))} of {np.dtype(dtype)}) would take "
+                         f"{size / 2**20:.0f} MB, above the limit of {limit * BYTES_PER_PIXEL / 2**20:.0f} MB "
+                         f"(XRAY_HEAL_MAX_PIXELS x {BYTES_PER_PIXEL} bytes)")
+
+
+def sniff(path: Path) -> str | None:
+    """The format a file's first bytes show ('hdf5', 'tiff', 'npy', 'npz'), or None.
+
+    HDF5 is also found behind a user block (signature at 512, 1024, ... bytes).
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+        kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+        offset = 512
+        while kind is None and offset < min(path.stat().st_size, 1 << 30):
+            f.seek(offset)
+            if f.read(8) == _MAGIC[0][0]:
+                kind = "hdf5"
+            offset *= 2
+    return kind
+
+
 def read_frame(
     path: str | os.PathLike,
     name: str | None = None,
@@ -153,35 +214,60 @@ def _pick_frame(stack: np.ndarray, frame: int) -> tuple[np.ndarray, int]:
 
 
 def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None) -> Frame:
-    if suffix in _TIFF:
+    """Read with the reader of the format the content shows, else of the suffix.
+
+    Every reader checks the size its header declares (:func:`check_declared`)
+    before it decodes anything.
+    """
+    kind = sniff(path)
+    if kind == "hdf5" or (kind is None and suffix in _HDF5):
+        return _read_hdf5(path, frame, dataset)  # never through fabio, which follows external links
+    if kind == "tiff" or (kind is None and suffix in _TIFF):
         return _read_tiff(path, frame)
-    if suffix == ".npy":
-        data = np.load(path, allow_pickle=False, mmap_mode="r")
-        if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
-            raise FrameError(f"expected a 2-D detector frame, got a colour image of shape {data.shape}")
-        data, frames = _pick_frame(data, frame)
-        return Frame(data=np.array(data), fmt="npy", meta={"frames": frames})
-    if suffix == ".npz":
+    if kind == "npy" or (kind is None and suffix == ".npy"):
+        return _read_npy(path, frame)
+    if kind == "npz" or (kind is None and suffix == ".npz"):
         return _read_npz(path)
-    if suffix in _HDF5:
-        return _read_hdf5(path, frame, dataset)
     if suffix in _PICTURE:
         return _read_picture(path)
     return _read_fabio(path, frame)
+
+
+def _read_npy(path: Path, frame: int) -> Frame:
+    """A 2-D NPY, or a frame of a 3-D stack (memory-mapped: only that frame is read)."""
+    with open(path, "rb") as f:
+        shape, _, dtype = _npy_header(f)
+    check_declared(shape[-2:] if len(shape) == 3 else shape, dtype)
+    data = np.load(path, allow_pickle=False, mmap_mode="r")
+    if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
+        raise FrameError(f"expected a 2-D detector frame, got a colour image of shape {data.shape}")
+    data, frames = _pick_frame(data, frame)
+    return Frame(data=np.array(data), fmt="npy", meta={"frames": frames})
+
+
+def _npy_header(f) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran order, dtype) of an NPY stream, read from its header only."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(f, max_header_size=10000)
 
 
 def _read_tiff(path: Path, frame: int) -> Frame:
     """A page of a multi-page TIFF, or a frame of a single page's 3-D stack."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with tifffile.TiffFile(path, is_ome=False) as tif:  # never a multi-file OME series
         pages = len(tif.pages)
         if pages > 1:
             if frame >= pages:
                 raise FrameError(f"frame {frame} asked for, but the file holds {pages} frames")
-            data, frames = tif.pages[frame].asarray(), pages
+            page = tif.pages[frame]
+            check_declared(page.shape, page.dtype)
+            data, frames = page.asarray(), pages
         else:
-            data = tif.series[0].asarray()
+            series = tif.series[0]
+            check_declared(series.shape, series.dtype, "the image")
+            data = series.asarray()
             if data.ndim == 3 and data.shape[-1] in (3, 4):
                 return picture_to_frame(data)
             data, frames = _pick_frame(data, frame)
@@ -193,6 +279,12 @@ def _read_tiff(path: Path, frame: int) -> Frame:
 def _read_fabio(path: Path, frame: int) -> Frame:
     import fabio
 
+    header = fabio.openheader(str(path))
+    shapes = [getattr(f, "shape", None) for f in getattr(header, "_frames", None) or [header]]
+    if not shapes or any(not s for s in shapes):
+        raise FrameError("the header does not say the frame's size")
+    for shape in shapes:
+        check_declared(shape, np.float64 if "Double" in str(header.header.get("DataType", "")) else np.float32)
     img = fabio.open(str(path))
     frames = int(getattr(img, "nframes", 1) or 1)
     if frame >= frames:
@@ -207,6 +299,7 @@ def _read_picture(path: Path) -> Frame:
     from PIL import Image
 
     with Image.open(path) as im:
+        check_declared((im.height, im.width, 4), np.uint8, "the picture")  # RGBA at most
         return picture_to_frame(np.asarray(im.convert("RGBA") if im.mode in ("P", "LA") else im))
 
 
@@ -256,18 +349,25 @@ def picture_to_frame(pixels: np.ndarray) -> Frame:
 def _read_npz(path: Path) -> Frame:
     """NPZ with an image under 'im', 'image' or 'data' (or a single array),
     an optional boolean 'mask' (True = missing) and optional beam centre
-    'xcenter'/'ycenter' (pixels), as in Liu et al.'s examples."""
+    'xcenter'/'ycenter' (pixels), as in Liu et al.'s examples.
+
+    Each array's size is read from its NPY header inside the archive
+    before it is decompressed.
+    """
+    shapes = _npz_shapes(path)
+    image_key = next((k for k in ("im", "image", "data", "frame") if k in shapes), None)
+    if image_key is None:
+        arrays = [k for k, (shape, _) in shapes.items() if len(shape) >= 2 and k != "mask"]
+        if len(arrays) != 1:
+            raise FrameError(
+                f"{path.name}: cannot tell which array is the image "
+                f"(found {', '.join(shapes) or 'none'}); name it 'im'"
+            )
+        image_key = arrays[0]
+    for key in (image_key, "mask", "xcenter", "ycenter"):
+        if key in shapes:
+            check_declared(*shapes[key], f"array {key!r}")
     with np.load(path, allow_pickle=False) as z:
-        keys = list(z.keys())
-        image_key = next((k for k in ("im", "image", "data", "frame") if k in z), None)
-        if image_key is None:
-            arrays = [k for k in keys if z[k].ndim >= 2 and k != "mask"]
-            if len(arrays) != 1:
-                raise FrameError(
-                    f"{path.name}: cannot tell which array is the image "
-                    f"(found {', '.join(keys) or 'none'}); name it 'im'"
-                )
-            image_key = arrays[0]
         meta = {}
         if "xcenter" in z and "ycenter" in z:
             meta["beam_center"] = [float(z["ycenter"]), float(z["xcenter"])]
@@ -275,20 +375,33 @@ def _read_npz(path: Path) -> Frame:
         return Frame(data=z[image_key], mask=mask, fmt="npz", meta=meta)
 
 
+def _npz_shapes(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
+    """{array name: (shape, dtype)} of an NPZ archive, from the members' NPY headers."""
+    import zipfile
+
+    shapes = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if member.endswith(".npy"):
+                with archive.open(member) as f:
+                    shape, _, dtype = _npy_header(f)
+                shapes[member[:-4]] = (shape, dtype)
+    return shapes
+
+
 def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
-    """A frame of an image dataset (2-D, or 3-D stack) of an HDF5/NeXus file."""
+    """A frame of an image dataset (2-D, or 3-D stack) of an HDF5/NeXus file.
+
+    Only data stored inside the file is read: a file with external links,
+    and a dataset with external raw storage or virtual (VDS) mappings, are
+    refused (:func:`_refuse_outside_data`), so an upload can never make the
+    server read another file.
+    """
     import h5py
     import hdf5plugin  # noqa: F401  (registers the bitshuffle/LZ4 filters)
 
-    found: list[str] = []
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "iuf" \
-                and min(obj.shape[-2:]) > 1:
-            found.append(name)
-
     with h5py.File(path, "r") as f:
-        f.visititems(visit)
+        found = _image_datasets(f)
         if not found:
             raise FrameError("the HDF5 file holds no 2-D or 3-D image dataset")
         if dataset is None:
@@ -300,12 +413,57 @@ def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
         elif dataset.strip("/") not in found:
             raise FrameError(f"no image dataset {dataset!r}; choose one of: {', '.join(found)}")
         ds = f[dataset.strip("/")]
+        _check_dataset(ds)
         frames = ds.shape[0] if ds.ndim == 3 else 1
         if frame >= frames:
             raise FrameError(f"frame {frame} asked for, but the dataset holds {frames} frames")
         data = ds[frame] if ds.ndim == 3 else ds[()]
         return Frame(data=np.asarray(data), fmt="hdf5",
                      meta={"dataset": ds.name.strip("/"), "datasets": found, "frames": int(frames)})
+
+
+def _image_datasets(f) -> list[str]:
+    """Paths of the 2-D and 3-D numeric datasets of an open HDF5 file, soft links included.
+
+    FrameError if any link points into another file: soft links stay (HDF5
+    resolves them inside the same file), and a path through an external
+    link is refused with the link itself.
+    """
+    import h5py
+
+    # first only the links themselves: nothing is opened through a link before all are known
+    outside = f.visit_links(lambda name: name if isinstance(f.get(name, getlink=True), h5py.ExternalLink)
+                            else None)
+    if outside is not None:
+        raise FrameError(f"the HDF5 file links to another file at {outside!r}; only data stored inside "
+                         "the file is read (open the linked data file itself)")
+    found: list[str] = []
+
+    def visit(name):
+        obj = f.get(name)
+        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "iuf" \
+                and min(obj.shape[-2:]) > 1:
+            found.append(name)
+
+    f.visit_links(visit)
+    return found
+
+
+def _check_dataset(ds) -> None:
+    """FrameError for a dataset whose data lies in other files, or too large to decode.
+
+    One frame is decoded, but HDF5 decompresses whole chunks, so a chunk
+    counts with its full size.
+    """
+    if ds.external:
+        raise FrameError(f"dataset {ds.name!r} keeps its data in other files (external storage); "
+                         "only data stored inside the uploaded file is read")
+    if ds.is_virtual:
+        raise FrameError(f"dataset {ds.name!r} is a virtual dataset mapped from other files; "
+                         "only data stored inside the uploaded file is read")
+    check_declared(ds.shape[-2:], ds.dtype, f"dataset {ds.name!r}")
+    if ds.chunks:
+        check_declared(ds.chunks, ds.dtype, f"a chunk of dataset {ds.name!r}")
 
 
 def check_frame(data: np.ndarray, name: str = "frame") -> None:
@@ -330,12 +488,16 @@ def check_frame(data: np.ndarray, name: str = "frame") -> None:
             f"{name}: {data.shape[0]}x{data.shape[1]} = {data.size / 1e6:.1f} MP is above "
             f"the limit of {limit / 1e6:.1f} MP (XRAY_HEAL_MAX_PIXELS)"
         )
-    finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
-    valid = finite[finite >= 0]
-    if valid.size == 0:
+    valid = data >= 0  # a boolean map, not a copy of the values: large frames stay cheap
+    if data.dtype.kind == "f":
+        valid &= np.isfinite(data)
+    if not valid.any():
         raise FrameError(f"{name}: no pixel holds a valid (finite, non-negative) value")
-    if valid.min() == valid.max():
-        raise FrameError(f"{name}: every valid pixel has the same value ({valid.min()}); nothing to learn from")
+    info = np.finfo(data.dtype) if data.dtype.kind == "f" else np.iinfo(data.dtype)
+    low = data.min(where=valid, initial=info.max)
+    if low == data.max(where=valid, initial=info.min):
+        raise FrameError(f"{name}: every valid pixel has the same value ({data.dtype.type(low)}); "
+                         "nothing to learn from")
 
 
 def check_mask(mask: np.ndarray, shape: tuple[int, int], name: str = "mask") -> np.ndarray:

@@ -1,12 +1,15 @@
 """Every bad input gets one clear sentence: engine, CLI (exit 2) and page.
 
-Each case builds a file; the same file is then refused by ``read_frame`` /
-``read_mask`` / ``heal`` with a FrameError or ValueError, by the CLI with
-exit status 2 and one line, and by the page's upload handler with a message
-(the previously loaded frame is untouched).
+Each case of the corpus (``tests/corpus.py``: broken files, hostile HDF5
+files, memory bombs by header, frames too small to fit) is refused by
+``read_frame`` / ``read_mask`` / ``heal`` with a FrameError or ValueError, by
+the CLI with exit status 2 and one line, and by the page's handlers with a
+message (the previously loaded frame is untouched); or, for the few good
+ones, healed with valid pixels kept.
 """
 
 import base64
+import os
 import subprocess
 import sys
 
@@ -16,132 +19,128 @@ import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import corpus
 from dashboard.callbacks.frame import handle_upload
+from dashboard.callbacks.heal import run_heal_job
 from dashboard.store import Store
 from dip_engine import FrameError, read_frame
 from dip_engine.io import SUPPORTED_SUFFIXES
+from dip_engine.masks import MaskSpec
+
+CASES = corpus.NAMES
 
 
-def _frame():
-    return np.random.default_rng(0).poisson(50, (32, 40)).astype(np.int32)
-
-
-def _write(tmp_path, case):
-    """(input file, mask file or None, expected words) for a case."""
-    good = tmp_path / "good.tif"
-    tifffile.imwrite(good, _frame())
-    if case == "empty":
-        p = tmp_path / "empty.tif"
-        p.write_bytes(b"")
-        return p, None, "empty"
-    if case == "truncated_tiff":
-        big = tmp_path / "big.tif"
-        tifffile.imwrite(big, np.arange(200 * 200, dtype=np.int32).reshape(200, 200))
-        p = tmp_path / "truncated.tif"
-        p.write_bytes(big.read_bytes()[:5000])
-        return p, None, "cannot read"
-    if case == "text_as_tif":
-        p = tmp_path / "notes.tif"
-        p.write_text("beamtime notes, not an image\n")
-        return p, None, "cannot read"
-    if case == "hdf5_without_image":
-        import h5py
-
-        p = tmp_path / "meta.h5"
-        with h5py.File(p, "w") as f:
-            f["entry/title"] = np.bytes_("no image here")
-            f["entry/energy"] = np.arange(5.0)
-        return p, None, "no 2-D or 3-D image dataset"
-    if case == "one_d":
-        p = tmp_path / "line.npy"
-        np.save(p, np.arange(100.0))
-        return p, None, "2-D"
-    if case == "rgba_array":
-        p = tmp_path / "rgba.npy"
-        np.save(p, np.zeros((64, 64, 4), np.uint8))
-        return p, None, "colour image"
-    if case == "all_nan":
-        p = tmp_path / "nan.npy"
-        np.save(p, np.full((16, 16), np.nan))
-        return p, None, "no pixel holds a valid"
-    if case == "constant":
-        p = tmp_path / "flat.npy"
-        np.save(p, np.full((16, 16), 3.0))
-        return p, None, "same value"
-    if case == "too_many_pixels":
-        p = tmp_path / "huge.npy"
-        np.save(p, np.ones((600, 600)) + np.arange(600))
-        return p, None, "above the limit"
-    if case == "mask_other_shape":
-        m = tmp_path / "mask.npy"
-        np.save(m, np.zeros((5, 5), np.uint8))
-        return good, m, "same shape"
-    if case == "mask_everything":
-        m = tmp_path / "mask.npy"
-        np.save(m, np.ones((32, 40), np.uint8))
-        return good, m, "every pixel is masked"
-    if case == "mask_nothing":
-        m = tmp_path / "mask.npy"
-        np.save(m, np.zeros((32, 40), np.uint8))
-        return good, m, "nothing to heal"
-    if case == "mask_not_an_image":
-        m = tmp_path / "mask.tif"
-        m.write_text("0 1 0")
-        return good, m, "cannot read"
-    if case == "unknown_suffix":
-        p = tmp_path / "frame.xyz"
-        p.write_bytes(b"1234")
-        return p, None, "unsupported file type"
-    raise AssertionError(case)
-
-
-CASES = ["empty", "truncated_tiff", "text_as_tif", "hdf5_without_image", "one_d", "rgba_array",
-         "all_nan", "constant", "too_many_pixels", "mask_other_shape", "mask_everything",
-         "mask_nothing", "mask_not_an_image", "unknown_suffix"]
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return corpus.build(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture(autouse=True)
 def small_pixel_limit(monkeypatch):
-    monkeypatch.setenv("XRAY_HEAL_MAX_PIXELS", "300000")  # the bundled example (512x512) fits
+    monkeypatch.setenv("XRAY_HEAL_MAX_PIXELS", str(corpus.PIXEL_LIMIT))
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_engine_refuses_with_a_sentence(tmp_path, case):
+def test_the_corpus_has_at_least_30_files():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_engine_refuses_with_a_sentence_or_heals(cases, name):
     from dip_engine import HealConfig, read_mask
     from dip_engine.fit import heal
 
-    path, mask_path, words = _write(tmp_path, case)
-    with pytest.raises(ValueError, match=words):  # FrameError is a ValueError
-        frame = read_frame(path)
-        mask = read_mask(mask_path, frame.data.shape) if mask_path else None
-        heal(frame.data, mask, HealConfig.from_preset("fast", iterations=1))
+    case = cases[name]
+
+    def run():
+        frame = read_frame(case.path)
+        mask = read_mask(case.mask, frame.data.shape) if case.mask else None
+        return frame, heal(frame.data, mask, HealConfig.from_preset("fast", iterations=5))
+
+    if case.words is None:
+        frame, result = run()
+        valid = ~result.missing
+        assert np.array_equal(result.healed[valid], frame.data[valid]) and np.isfinite(result.healed).all()
+        return
+    with pytest.raises(ValueError, match=case.words):  # FrameError is a ValueError
+        run()
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_cli_exits_2_with_one_line(tmp_path, case):
-    path, mask_path, words = _write(tmp_path, case)
-    args = [sys.executable, "-m", "dip_engine.cli", "heal", str(path), "-o", str(tmp_path / "out.tif"),
-            "--iterations", "1", "--quiet"]
-    if mask_path:
-        args += ["--mask", str(mask_path)]
+@pytest.mark.parametrize("name", CASES)
+def test_cli_exits_2_with_one_line_or_heals(tmp_path, cases, name):
+    case = cases[name]
+    out = tmp_path / "out.tif"
+    args = [sys.executable, "-m", "dip_engine.cli", "heal", str(case.path), "-o", str(out),
+            "--iterations", "5", "--quiet"] + (["--mask", str(case.mask)] if case.mask else [])
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "XRAY_HEAL_MAX_PIXELS": "300000"})
-    assert proc.returncode == 2, proc.stderr
+                          env={**os.environ, "XRAY_HEAL_MAX_PIXELS": str(corpus.PIXEL_LIMIT)})
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], lines
-    assert not (tmp_path / "out.tif").exists()
+    if case.words is None:
+        assert proc.returncode == 0 and out.is_file() and not lines, proc.stderr
+        return
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and case.words in lines[0], lines
+    assert not out.exists()
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("mask")])
-def test_page_upload_refuses_and_keeps_the_loaded_frame(tmp_path, case):
-    path, _, words = _write(tmp_path, case)
+def page_outcome(store, case) -> str | None:
+    """What the page says of a case: the upload's refusal, the mask file's, or the heal's
+    (None when it healed), through the page's own handlers."""
+    uri = "data:application/octet-stream;base64," + base64.b64encode(case.path.read_bytes()).decode()
+    outcome = handle_upload(store, uri, case.path.name, max_mb=10)
+    if outcome.meta is None:
+        return outcome.message
+    if case.mask:
+        try:
+            store.save_user_mask(outcome.meta["upload_id"], case.mask.name, case.mask.read_bytes())
+        except FrameError as exc:
+            return str(exc)
+    job_id, message = run_heal_job(store, lambda _: None, outcome.meta, MaskSpec(), "fast", 5, 0)
+    return None if job_id and store.job(job_id)["state"] == "done" else message
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_page_refuses_with_a_sentence_or_heals(tmp_path, cases, name):
+    case = cases[name]
     store = Store(tmp_path / "data")
     loaded = store.ensure_example()
-    uri = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
-    meta, message, *_ = handle_upload(store, uri, path.name, max_mb=10)
-    assert meta is None and words in message
+    message = page_outcome(store, case)
+    if case.words is None:
+        assert message is None
+        return
+    assert message and case.words in message and "\n" not in message, message
     assert store.load_upload(loaded["upload_id"])[2]["name"] == loaded["name"]
-    assert [p.name for p in store.uploads.iterdir()] == ["example"]
+    if not (case.mask or case.at_heal):  # a refused file is not kept
+        assert [p.name for p in store.uploads.iterdir()] == ["example"]
+
+
+def test_hdf5_with_external_storage_never_serves_the_file_it_names(cases):
+    """The reproduction: a 64 x 32 dataset whose raw storage is another file. Before the
+    fix it read as a frame holding that file's bytes."""
+    with pytest.raises(FrameError, match="external storage"):
+        read_frame(cases["hdf5_external_storage"].path)
+
+
+def test_hdf5_soft_links_inside_the_file_are_read(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "soft.h5", "w") as f:
+        f["raw/frame"] = corpus.good_frame()
+        f["entry/data/data"] = h5py.SoftLink("/raw/frame")
+    frame = read_frame(tmp_path / "soft.h5", dataset="entry/data/data")
+    assert np.array_equal(frame.data, corpus.good_frame())
+
+
+def test_header_checks_refuse_before_decoding(cases):
+    """The EDF bomb's reader must not allocate: its peak memory stays far below what
+    its header declares (40 GB)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(FrameError, match="above the limit"):
+        read_frame(cases["edf_dims_bomb"].path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20
 
 
 def test_upload_above_the_size_limit(tmp_path):
@@ -155,7 +154,7 @@ def test_hostile_file_name_is_only_a_label(tmp_path):
     store = Store(tmp_path / "data")
     name = "../../<script>alert(1)</script>.tif"
     payload = (tmp_path / "f.tif")
-    tifffile.imwrite(payload, _frame())
+    tifffile.imwrite(payload, corpus.good_frame())
     uri = "data:image/tiff;base64," + base64.b64encode(payload.read_bytes()).decode()
     meta, message, *_ = handle_upload(store, uri, name, max_mb=10)
     assert meta["name"] == name  # shown as text by React, which escapes it
