@@ -44,6 +44,9 @@ _MARGIN = 0.05
 _REPORT_EVERY = 10
 #: The hold-out score is computed every this many steps.
 _SCORE_EVERY = 25
+#: Smallest side of a frame :func:`heal` takes, in pixels (smaller frames hold
+#: too few valid pixels to hold some out and fit the rest).
+MIN_SIDE = 16
 
 
 @dataclass
@@ -216,6 +219,9 @@ def heal(
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"the frame must be a 2-D image, got an array of shape {image.shape}")
+    if min(image.shape) < MIN_SIDE:
+        raise ValueError(f"the frame is {image.shape[0]} x {image.shape[1]} pixels; healing needs at least "
+                         f"{MIN_SIDE} pixels along each side")
     missing = missing_pixels(image, mask)
     if missing.all():
         raise ValueError("every pixel is masked: there is nothing to fit the healing to")
@@ -499,6 +505,8 @@ def _downsample(target: np.ndarray, weight: np.ndarray, factor: int, multiple: i
         tv = F.avg_pool2d(t * v, factor)
         v = F.avg_pool2d(v, factor)
         t = torch.where(v > 0, tv / v.clamp_min(1e-12), torch.zeros_like(tv))
-    hp, wp = -(-hc // multiple) * multiple, -(-wc // multiple) * multiple
+    # sides are multiples of ``multiple`` (one pixel per stride-2 level), and at
+    # least two such (the deepest level is >= 2 px, as its reflection padding needs)
+    hp, wp = (max(2, -(-n // multiple)) * multiple for n in (hc, wc))
     pad = (0, wp - wc, 0, hp - hc)
     return F.pad(t, pad, mode="replicate"), F.pad(v, pad), (hc, wc)
