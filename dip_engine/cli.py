@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
@@ -19,8 +22,15 @@ from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_m
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (subcommands' parsers too)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"xray-heal: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xray-heal",
         description="Heal missing pixels of X-ray scattering frames with the Deep Image Prior.",
     )
@@ -82,6 +92,8 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("heal", "grid", "mask"):
+        quiet_libraries()
     if args.command == "serve":
         from dashboard.app import run_server
 
@@ -102,13 +114,31 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def quiet_libraries() -> None:
+    """Keep the readers' own log lines and warnings off the terminal: the CLI says
+    what went wrong in its one line."""
+    logging.disable(logging.ERROR)
+    warnings.simplefilter("ignore")
+
+
+def check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """FrameError unless ``out`` has one of ``suffixes`` and its folder takes a new file
+    (tried with a temporary file, so it is known before a fit runs)."""
+    if out.suffix.lower() not in suffixes:
+        raise FrameError(f"{out.name}: the {what} must end in {', '.join(suffixes)}")
+    if not out.parent.is_dir():
+        raise FrameError(f"{out.parent}: the output folder does not exist")
+    try:
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".xray-heal-"):
+            pass
+    except OSError as exc:
+        raise FrameError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+
+
 def _inputs(args):
     """Check the output path, read the frame and its mask: (out, frame, mask, config)."""
     out = Path(args.output)
-    if out.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise FrameError(f"{out.name}: the output must end in {', '.join(WRITABLE_SUFFIXES)}")
-    if not out.parent.is_dir():
-        raise FrameError(f"{out.parent}: the output folder does not exist")
+    check_output(out, WRITABLE_SUFFIXES, "output")
     if args.iterations is not None and args.iterations < 1:
         raise FrameError("--iterations must be at least 1")
     frame, mask = _frame_and_mask(args)
@@ -180,9 +210,9 @@ def _mask(args) -> int:
     from . import masks
 
     out = Path(args.output)
-    if out.suffix.lower() not in MASK_SUFFIXES:
-        raise FrameError(f"{out.name}: the mask file must end in {', '.join(MASK_SUFFIXES)}")
+    check_output(out, MASK_SUFFIXES, "mask file")
     frame, base = _frame_and_mask(args)
+    masks.MaskSpec(auto=args.auto, sigma=args.sigma, contrast=args.contrast, grow=args.grow).check(frame.data.shape)
     if args.auto:
         mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast)
     else:
