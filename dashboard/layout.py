@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dip_engine.config import DEFAULT_PRESET, PRESETS
+from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
+from dip_engine.masks import CONTROL_RANGES as RANGES
 
 from . import ids
 from .store import new_id
@@ -55,25 +56,26 @@ def controls() -> html.Div:
             dcc.Checklist(id=ids.AUTO, options=[{"label": " Auto mask: module gaps, beamstop and arm, "
                                                  "hot and dead pixels", "value": "auto"}],
                           value=DEFAULTS[ids.AUTO], className="control"),
-            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", 5, 100, 1,
+            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", *RANGES["sigma"], 1,
                     DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
-            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", 1.1, 5, 0.1,
+            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", *RANGES["contrast"], 0.1,
                     DEFAULTS[ids.CONTRAST], {1.1: "1.1", 2: "2", 3: "3", 5: "5"}),
             html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
                    "its holder or anything else; drag a shape to move it, erase it with the eraser. "
                    "The detector's own flags (negative, NaN) are always masked.", className="hint"),
-            _slider(ids.LINE_WIDTH, "Drawn lines (holder arm): width in pixels", 1, 60, 1,
+            _slider(ids.LINE_WIDTH, "Drawn lines (holder arm): width in pixels", *RANGES["line_width"], 1,
                     DEFAULTS[ids.LINE_WIDTH], {1: "1", 8: "8", 60: "60"}),
             html.Div([
                 html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
                            htmlFor=ids.BOX_THRESHOLD),
                 dcc.Input(id=ids.BOX_THRESHOLD, type="number", min=0, debounce=True, placeholder="whole box"),
             ], className="control"),
-            _slider(ids.ROW_THRESHOLD, "Line rows: mask rows with fewer valid pixels than", 0, 1, 0.01, 0,
+            _slider(ids.ROW_THRESHOLD, "Line rows: mask rows with fewer valid pixels than", *RANGES["row_threshold"], 0.01, 0,
                     {0: "off", 0.5: "50%", 1: "100%"}),
-            _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", 0, 1, 0.01, 0,
+            _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", *RANGES["col_threshold"], 0.01,
+                    0,
                     {0: "off", 0.5: "50%", 1: "100%"}),
-            _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", -3, 10, 1, 0),
+            _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", *RANGES["grow"], 1, 0),
             dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
                           className="control"),
             html.Div([
@@ -100,7 +102,7 @@ def controls() -> html.Div:
             ], className="control"),
             html.Div([
                 html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),
-                dcc.Input(id=ids.ITERATIONS, type="number", min=1, step=1, placeholder="preset"),
+                dcc.Input(id=ids.ITERATIONS, type="number", min=1, max=MAX_ITERATIONS, step=1, placeholder="preset"),
             ], className="control"),
             html.Div([
                 html.Label("Beam centre row, column (empty = found by symmetry, shown under the mask)",
@@ -111,7 +113,7 @@ def controls() -> html.Div:
             ], className="control"),
             html.Div([
                 html.Label("Seed", htmlFor=ids.SEED),
-                dcc.Input(id=ids.SEED, type="number", min=0, step=1, value=0),
+                dcc.Input(id=ids.SEED, type="number", min=0, max=MAX_SEED, step=1, value=0),
             ], className="control"),
             dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Batch: every frame of the file, or the shown "
                                                                 "frame and the set (one job, same mask and "

@@ -29,6 +29,7 @@ import re
 import secrets
 import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,6 +103,11 @@ class Store:
         self.cache = self.root / "cache"
         for d in (self.uploads, self.jobs, self.cache):
             d.mkdir(parents=True, exist_ok=True)
+
+    def check_writable(self) -> None:
+        """OSError unless new files can be written in the data folder."""
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
+            pass
 
     # uploads ---------------------------------------------------------------
     def save_upload(self, name: str, payload: bytes, upload_id: str | None = None) -> dict:
@@ -194,7 +200,14 @@ class Store:
         data = np.load(folder / "frame.npy")
         mask_path = folder / "mask.npy"
         mask = np.load(mask_path) if mask_path.is_file() else None
-        return data, mask, json.loads((folder / "meta.json").read_text())
+        return data, mask, self.upload_meta(upload_id)
+
+    def upload_meta(self, upload_id: str) -> dict:
+        """An upload's metadata (shape, dtype, frames, ...); KeyError if unknown."""
+        path = self.uploads / check_id(upload_id) / "meta.json"
+        if not path.is_file():
+            raise KeyError(upload_id)
+        return json.loads(path.read_text())
 
     def auto_mask(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float):
         """(mask, params) of :func:`dip_engine.masks.auto_mask`, cached beside the upload.
@@ -364,24 +377,22 @@ class Store:
 
     # GPU slots -------------------------------------------------------------------
     def try_slot(self, job_id: str, slots: int) -> bool:
-        """Take one of ``slots`` fit slots for this process, if one is free.
+        """Take one of ``slots`` fit slots for this process, if one is free and
+        it is this job's turn.
 
-        A slot is a file holding the pid of the process that took it; a slot
-        whose process is gone is free again, so a killed job never keeps one.
-        Slots are per machine (each Celery worker host has its own GPU).
+        Jobs are served first come, first served: a job takes a slot only
+        when fewer jobs queued before it on this machine are waiting than
+        slots are free (:meth:`queue_ahead`). A slot is a file holding the pid
+        of the process that took it; a slot whose process is gone is free
+        again, so a killed job never keeps one. Slots are per machine (each
+        Celery worker host has its own GPU).
         """
         folder = self.root / "slots" / host_name()
         folder.mkdir(parents=True, exist_ok=True)
-        for n in range(max(1, slots)):
-            path = folder / f"slot-{n}"
-            try:
-                holder = json.loads(path.read_text())
-            except (FileNotFoundError, ValueError):
-                holder = None
-            if holder is not None and _alive(holder.get("pid")):
-                continue
-            if holder is not None:
-                path.unlink(missing_ok=True)
+        free = [path for path in (folder / f"slot-{n}" for n in range(max(1, slots))) if _slot_free(path)]
+        if self.queue_ahead(job_id) >= len(free):
+            return False
+        for path in free:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
@@ -390,6 +401,15 @@ class Store:
                 json.dump({"pid": os.getpid(), "job_id": job_id}, f)
             return True
         return False
+
+    def queue_ahead(self, job_id: str, records: list[dict] | None = None) -> int:
+        """Jobs queued on this machine before ``job_id`` (by creation time) that still wait."""
+        records = self.jobs_list() if records is None else records
+        mine = next((r for r in records if r["job_id"] == job_id), {"created": time.time()})
+        turn = (mine.get("created", 0), job_id)
+        here = host_name()
+        return sum(1 for r in records if r.get("state") == "queued" and r.get("host") == here
+                   and (r.get("created", 0), r["job_id"]) < turn)
 
     def release_slot(self) -> None:
         """Give back the slot this process holds."""
@@ -401,13 +421,21 @@ class Store:
                 continue
 
     def queue_status(self, job_id: str) -> tuple[int, float | None]:
-        """(queued jobs created before this one, mean fit time in s of the last 20
-        finished jobs or None before any), from one read of the job records."""
+        """(jobs waiting ahead of this one, :meth:`queue_ahead`; mean fit time in s of the
+        last 20 finished jobs or None before any), from one read of the job records."""
         records = self.jobs_list()
-        mine = next((r.get("created", 0) for r in records if r["job_id"] == job_id), 0)
-        ahead = sum(1 for r in records if r.get("state") == "queued" and r.get("created", 0) < mine)
         times = [r["result"]["elapsed_s"] for r in records if r.get("state") == "done"][:20]
-        return ahead, (sum(times) / len(times) if times else None)
+        return self.queue_ahead(job_id, records), (sum(times) / len(times) if times else None)
+
+    def public_record(self, job_id: str) -> dict:
+        """The job record as readers download it: without the server's internals
+        (upload ids, process id, host, heartbeat)."""
+        record = self.job(job_id)
+        hidden = ("upload_id", "pid", "host", "heartbeat")
+        public = {k: v for k, v in record.items() if k not in hidden}
+        if "items" in public:
+            public["items"] = [{"frame": i.get("frame"), "label": i.get("label")} for i in public["items"]]
+        return public
 
     def job_mask(self, job_id: str) -> np.ndarray:
         return np.load(self.jobs / check_id(job_id) / "mask.npy")
@@ -429,8 +457,9 @@ class Store:
         buf = io.BytesIO()
         folder = self.jobs / check_id(job_id)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{job_id}/job.json", json.dumps(self.public_record(job_id), indent=1, default=str))
             for name in JOB_FILES:
-                if (folder / name).is_file():
+                if name != "job.json" and (folder / name).is_file():
                     archive.write(folder / name, f"{job_id}/{name}")
             for path in sorted(folder.glob("frames/*/*")):  # a batch job's per-frame results
                 archive.write(path, f"{job_id}/{path.relative_to(folder)}")
@@ -502,6 +531,19 @@ def _write_fit(folder: Path, result, about: dict) -> None:
     write_frame(folder / "healed.tif", result.healed, description=json.dumps({"healed_by": "xray-heal", **about}))
     write_frame(folder / "uncertainty.tif", result.uncertainty,
                 description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+
+
+def _slot_free(path: Path) -> bool:
+    """Whether a slot file is free: absent, unreadable, or held by a process that is gone
+    (its file is then removed)."""
+    try:
+        holder = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return not path.exists()
+    if _alive(holder.get("pid")):
+        return False
+    path.unlink(missing_ok=True)
+    return True
 
 
 def _job_alive(record: dict) -> bool:

@@ -10,6 +10,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
+
 #: Named bundles of network size, iterations and working resolution.
 #: ``max_side`` is the longest side (pixels) the network fits at; larger
 #: frames are block-averaged down to it and the fit is upsampled back.
@@ -26,6 +28,10 @@ PRESETS: dict[str, dict] = {
 }
 
 DEFAULT_PRESET = "balanced"
+#: Most Adam steps one fit may take (the quality preset takes 2000).
+MAX_ITERATIONS = 100_000
+#: Largest seed (numpy's and torch's generators take 32-bit seeds everywhere).
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,10 @@ class HealConfig:
         if self.center is not None:
             object.__setattr__(self, "center", tuple(float(c) for c in self.center))
         problems = []
-        if self.iterations < 1:
-            problems.append("iterations must be at least 1")
+        if not _integer_in(self.iterations, 1, MAX_ITERATIONS):
+            problems.append(f"iterations must be a whole number from 1 to {MAX_ITERATIONS}")
+        if not _integer_in(self.seed, 0, MAX_SEED):
+            problems.append(f"seed must be a whole number from 0 to {MAX_SEED}")
         if not self.lr > 0:
             problems.append("lr must be positive")
         if self.reg_noise_std < 0:
@@ -184,6 +192,11 @@ class HealConfig:
     @classmethod
     def from_json(cls, text: str) -> "HealConfig":
         return cls.from_dict(json.loads(text))
+
+
+def _integer_in(value, low: int, high: int) -> bool:
+    """Whether ``value`` is an int (not a bool) within [low, high]."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high
 
 
 @dataclass

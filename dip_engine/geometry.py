@@ -290,7 +290,10 @@ def check_center(center, shape: tuple[int, int]) -> tuple[float, float] | None:
     """
     if center is None:
         return None
-    row, col = (float(v) for v in center)
+    try:
+        row, col = (float(v) for v in center)
+    except (TypeError, ValueError):
+        raise ValueError("the beam centre must be two numbers, row and column") from None
     h, w = shape
     if not (-h <= row <= 2 * h and -w <= col <= 2 * w):
         raise ValueError(f"beam centre ({row:g}, {col:g}) is far outside the {h} x {w} frame")

@@ -235,6 +235,81 @@ class MaskSpec:
     def from_dict(cls, d: dict) -> "MaskSpec":
         return cls(**d)
 
+    def check(self, shape: tuple[int, int]) -> "MaskSpec":
+        """The spec itself if every value is in its range for a frame of ``shape``.
+
+        The page's controls are checked on the server: a request can carry
+        any value, and some (a large ``grow``, a huge drawn ellipse) would
+        cost gigabytes. Within these ranges a mask costs a bounded amount
+        of memory and time per pixel of the frame.
+
+        Raises
+        ------
+        ValueError
+            One sentence naming the first value out of range.
+        """
+        for name, (low, high) in CONTROL_RANGES.items():
+            value = getattr(self, name)
+            if name == "box_threshold" and value is None:
+                continue
+            if not _number(value) or not low <= value <= high:
+                raise ValueError(f"mask setting {name} = {value!r} is outside its range {low:g} to {high:g}")
+        if not float(self.grow).is_integer():
+            raise ValueError(f"mask setting grow = {self.grow!r} must be a whole number of pixels")
+        _check_shapes(self, shape)
+        return self
+
+
+#: Range of each mask control (inclusive); the page's sliders show the same ranges.
+CONTROL_RANGES: dict[str, tuple[float, float]] = {
+    "sigma": (5.0, 100.0),
+    "contrast": (1.1, 5.0),
+    "line_width": (1.0, 60.0),
+    "row_threshold": (0.0, 1.0),
+    "col_threshold": (0.0, 1.0),
+    "grow": (-3, 10),
+    "box_threshold": (0.0, 1e300),
+}
+#: Most drawn shapes in one mask, and most vertices of all its closed paths.
+MAX_SHAPES = 500
+MAX_VERTICES = 20_000
+
+
+def _number(value) -> bool:
+    """Whether ``value`` is a finite real number (not a bool, not a string)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and bool(np.isfinite(value))
+
+
+def _check_shapes(spec: MaskSpec, shape: tuple[int, int]) -> None:
+    """ValueError unless the drawn shapes are few and lie within one frame size of the frame."""
+    h, w = shape
+    groups = {"box": spec.boxes, "circle": spec.ellipses, "line": spec.lines}
+    if sum(map(len, groups.values())) + len(spec.polygons) > MAX_SHAPES:
+        raise ValueError(f"the mask has more than {MAX_SHAPES} drawn shapes")
+    if sum(len(p[0]) if p else 0 for p in spec.polygons) > MAX_VERTICES:
+        raise ValueError(f"the drawn paths have more than {MAX_VERTICES} vertices in all")
+    rows_first = {"box": (0, 1), "circle": (0, 1), "line": (0, 2)}  # indices that are rows
+    for kind, items in groups.items():
+        for item in items:
+            if len(item) != 4:
+                raise ValueError(f"a drawn {kind} needs 4 coordinates, got {len(item)}")
+            for k, v in enumerate(item):
+                _check_coordinate(v, h if k in rows_first[kind] else w, kind)
+    for polygon in spec.polygons:
+        if len(polygon) != 2 or len(polygon[0]) != len(polygon[1]):
+            raise ValueError("a drawn path needs as many rows as columns")
+        for v in polygon[0]:
+            _check_coordinate(v, h, "path")
+        for v in polygon[1]:
+            _check_coordinate(v, w, "path")
+
+
+def _check_coordinate(value, side: int, kind: str) -> None:
+    """ValueError unless a drawn coordinate is a number within one ``side`` of the frame."""
+    if not _number(value) or not -side <= value <= 2 * side:
+        raise ValueError(f"a drawn {kind} has a coordinate ({value!r}) far outside the frame")
+
 
 def build_mask(
     image: np.ndarray,
@@ -820,8 +895,16 @@ def annulus_mask(shape: tuple[int, int], center: tuple[float, float], r_min: flo
     """Pixels whose distance from the beam centre is in [r_min, r_max] (pixels)."""
     from .geometry import polar_coordinates
 
+    check_range(r_min, r_max, "px")
     r, _ = polar_coordinates(shape, center)
     return (r >= r_min) & (r <= r_max)
+
+
+def check_range(low: float, high: float, unit: str) -> None:
+    """ValueError unless [low, high] is a ring range: finite numbers, 0 <= low < high."""
+    if not (_number(low) and _number(high) and 0 <= low < high):
+        raise ValueError(f"ring range {low!r} to {high!r} {unit} must be two finite numbers "
+                         "with 0 <= low < high")
 
 
 #: Units of :func:`ring_range_mask` besides pixels, as pyFAI names them.
@@ -850,6 +933,7 @@ def ring_range_mask(shape: tuple[int, int], poni: str | Path, low: float, high: 
     """
     if unit not in RING_UNITS:
         raise ValueError(f"unknown unit {unit!r}; use px or one of {', '.join(RING_UNITS)}")
+    check_range(low, high, unit)
     try:
         import pyFAI
     except ImportError:

@@ -118,12 +118,12 @@ def test_bad_config_from_the_page_is_a_message(tmp_path, small_tiff):
     store = Store(tmp_path)
     meta = store.save_upload("frame.tif", path.read_bytes())
     job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 0, 0)
-    assert job_id is None and "iterations must be at least 1" in message
+    assert job_id is None and "iterations must be a whole number from 1 to 100000" in message
 
 
 def test_failed_fit_is_recorded_with_its_reason(tmp_path):
     store = Store(tmp_path)
-    img = np.arange(64.0).reshape(8, 8)
+    img = np.arange(400.0).reshape(20, 20)
     np.save(tmp_path / "f.npy", img)
     meta = store.save_upload("f.npy", (tmp_path / "f.npy").read_bytes())
     job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
@@ -447,7 +447,10 @@ def test_a_batch_job_over_a_set_of_uploaded_frames(tmp_path):
         tifffile.imwrite(tmp_path / f"f{k}.tif", occlude(ring_pattern(shape, seed=k))[0])
         metas.append(store.save_upload(f"f{k}.tif", (tmp_path / f"f{k}.tif").read_bytes()))
     shown, frame_set = metas[0], [{k: m[k] for k in ("upload_id", "name", "shape")} for m in metas[1:]]
-    assert [i["label"] for i in batch_items(shown, frame_set)] == ["f0.tif", "f1.tif", "f2.tif"]
+    assert [i["label"] for i in batch_items(store, shown, frame_set)] == ["f0.tif", "f1.tif", "f2.tif"]
+    # the page sends only ids that count: a forged shape does not slip a frame of another shape in
+    forged = [{**frame_set[2], "shape": [64, 64]}]
+    assert [i["label"] for i in batch_items(store, shown, forged)] == ["f0.tif"]
     job_id, message = run_heal_job(store, lambda _: None, shown, MaskSpec(), "fast", 5, 0,
                                    all_frames=True, frame_set=frame_set)
     result = store.job(job_id)["result"]

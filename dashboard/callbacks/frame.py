@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
 from dash import Input, Output, State, html, no_update
 
@@ -13,6 +14,10 @@ from dip_engine import FrameError
 from dip_engine.io import DatasetChoice
 
 from .. import ids
+
+logger = logging.getLogger(__name__)
+#: Largest frame index the page asks for.
+MAX_FRAME = 10**6
 
 
 def describe(meta: dict) -> str:
@@ -44,7 +49,9 @@ def handle_upload(store, contents: str, filename: str, max_mb: float) -> Upload:
     (for an accepted file it holds warnings, if any). An HDF5 file with
     several image datasets is kept, with the datasets to choose from.
     """
-    filename = filename or "upload"
+    filename = filename if isinstance(filename, str) and filename else "upload"
+    if not isinstance(contents, str):
+        return Upload(None, f"{filename}: the upload arrived in a form the page does not send; please try again")
     if len(contents) * 3 / 4 > max_mb * 2**20:  # base64 holds 3 bytes in 4 characters
         return Upload(None, f"{filename}: the file is larger than the upload limit of {max_mb:g} MB "
                             "(XRAY_HEAL_MAX_UPLOAD_MB)")
@@ -63,6 +70,10 @@ def stored(save) -> Upload:
         return Upload(None, f"{exc}. Pick one under 'Dataset' and press Read.", exc.upload_id, exc.choices)
     except FrameError as exc:
         return Upload(None, str(exc))
+    except OSError as exc:  # the data folder is full or read-only: the server's fault, not the file's
+        logger.error("cannot store an upload: %s", exc)
+        return Upload(None, "The server cannot store uploads right now (its data folder is full or "
+                            "read-only); please tell its administrator.")
     message = " ".join(f"Note: {w}." for w in meta.get("warnings", []))
     return Upload(meta, message, meta["upload_id"], meta.get("datasets"))
 
@@ -75,6 +86,16 @@ def shown(outcome: Upload) -> tuple:
         return no_update, html.Span(outcome.message, className="error"), source, options
     message = html.Span(outcome.message, className="warning") if outcome.message else ""
     return outcome.meta, message, source, options
+
+
+def frame_index(value) -> int:
+    """The frame index a page sends (empty = 0); ValueError with a sentence otherwise."""
+    if value in (None, ""):
+        return 0
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 0 <= value <= MAX_FRAME:
+        raise ValueError(f"the frame index must be a whole number from 0 to {MAX_FRAME}")
+    return int(value)
 
 
 def describe_frames(meta: dict) -> str:
@@ -127,8 +148,8 @@ def register(app, store, max_upload_mb: float) -> None:
         if not upload_id:
             return no_update, html.Span("Upload a file first.", className="error")
         try:
-            return store.read_upload(upload_id, frame or 0, dataset), ""
-        except (FrameError, KeyError) as exc:
+            return store.read_upload(upload_id, frame_index(frame), dataset if isinstance(dataset, str) else None), ""
+        except (FrameError, KeyError, ValueError) as exc:
             return no_update, html.Span(str(exc).strip("'"), className="error")
 
     @app.callback(
@@ -143,8 +164,12 @@ def register(app, store, max_upload_mb: float) -> None:
         """Frames for a batch job with the shown frame's mask; files of another shape are refused."""
         if not contents or not meta:
             return no_update, no_update
+        if not isinstance(contents, list) or not isinstance(filenames or [], list):
+            return no_update, html.Div("The set arrived in a form the page does not send; please try again.",
+                                       className="error")
         kept, refused = [], []
-        for payload, name in zip(contents, filenames or [f"file {k}" for k in range(len(contents))]):
+        names = (filenames or []) + [f"file {k}" for k in range(len(filenames or []), len(contents))]
+        for payload, name in zip(contents, names):
             outcome = handle_upload(store, payload, name, max_upload_mb)
             if outcome.meta is None:
                 refused.append(outcome.message)

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from dip_engine import HealConfig
 from dip_engine.geometry import check_center
 
-from .. import ids
+from .. import auth, ids
 from ..figures import log_levels, png_bytes, preview_pixels, preview_uri, profile_figure, result_figure
 from ..store import JOB_FILES
 from .mask import mask_for, spec_from_page
@@ -91,26 +91,39 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     At most ``slots`` fits run at once per machine on this data folder.
     """
     try:
-        config = HealConfig.from_preset(preset or "fast", iterations=iterations,
-                                        seed=int(seed) if seed is not None else None,
+        meta = store.upload_meta(meta["upload_id"])  # the server's record, not what the page sent
+        config = HealConfig.from_preset(preset or "fast", iterations=iterations, seed=seed,
                                         center=check_center(center, meta["shape"]))
-    except (TypeError, ValueError) as exc:
-        return None, f"Cannot heal: {exc}"
-    _, mask, _ = mask_for(store, meta, spec)
-    items = batch_items(meta, frame_set) if all_frames else None
+        _, mask, _ = mask_for(store, meta, spec)
+        items = batch_items(store, meta, frame_set) if all_frames else None
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, f"Cannot heal: {str(exc).strip(chr(39))}"
     job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
                               items=items, grid=grid)
     return job_id, execute_job(store, job_id, set_progress, slots)
 
 
-def batch_items(meta: dict, frame_set: list[dict] | None) -> list[dict] | None:
+#: Most frames of one batch job.
+MAX_BATCH = 1000
+
+
+def batch_items(store, meta: dict, frame_set) -> list[dict] | None:
     """The frames of a batch job: (upload id, frame index or None, label) of each;
-    None when there is only the one frame shown."""
+    None when there is only the one frame shown.
+
+    ``frame_set`` comes from the page: only its upload ids are used, and each
+    upload's shape is read from the store. KeyError for an unknown upload,
+    ValueError for a set that is not a list of uploads or too long.
+    """
     if frame_set:
-        same = [m for m in frame_set if m["shape"] == meta["shape"] and m["upload_id"] != meta["upload_id"]]
+        if not isinstance(frame_set, list) or len(frame_set) >= MAX_BATCH:
+            raise ValueError(f"a batch holds at most {MAX_BATCH} frames")
+        others = [store.upload_meta(m["upload_id"]) for m in frame_set if isinstance(m, dict)]
+        same = [m for m in others if m["shape"] == meta["shape"] and m["upload_id"] != meta["upload_id"]]
         return [{"upload_id": m["upload_id"], "frame": None, "label": m["name"]} for m in [meta, *same]]
     if meta.get("frames", 1) > 1:
-        return [{"upload_id": meta["upload_id"], "frame": k, "label": f"frame {k}"} for k in range(meta["frames"])]
+        frames = min(int(meta["frames"]), MAX_BATCH)
+        return [{"upload_id": meta["upload_id"], "frame": k, "label": f"frame {k}"} for k in range(frames)]
     return None
 
 
@@ -240,7 +253,15 @@ def downloads(store, job_id: str) -> list:
     return links
 
 
-def register(app, store, manager, slots: int = 1) -> None:
+def job_owner(login: bool, typed) -> str:
+    """Who a new job belongs to: with login, the authenticated user, taken on the server
+    (whatever the page sends); without, the name typed in the header."""
+    if login:
+        return auth.callback_user() or ""
+    return typed.strip()[:40] if isinstance(typed, str) else ""
+
+
+def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
     @app.callback(
         Output(ids.RESULT_GRAPH, "figure"),
         Output(ids.RESULT_GRAPH, "style"),
@@ -286,7 +307,7 @@ def register(app, store, manager, slots: int = 1) -> None:
             return {}, _HIDDEN, "Load a frame first.", [], {}, _HIDDEN
         spec = spec_from_page(figure, mask_values)
         job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
-                                       owner=(owner or "").strip(), all_frames=bool(all_frames),
+                                       owner=job_owner(login, owner), all_frames=bool(all_frames),
                                        grid=bool(grid), frame_set=frame_set,
                                        center=(row, col) if row is not None and col is not None else None)
         record = store.job(job_id) if job_id else {}
@@ -359,7 +380,10 @@ def register(app, store, manager, slots: int = 1) -> None:
     def on_rerun(n_clicks, job_id, owner, _session):
         """Run a job that did not finish again, with its frame, mask and config; the job
         runs on even if the page is closed."""
-        new_id = store.clone_job(job_id, owner=(owner or "").strip())
+        try:
+            new_id = store.clone_job(job_id, owner=job_owner(login, owner))
+        except KeyError:
+            return "No such job to run again."
         message = execute_job(store, new_id, lambda _: None, slots)
         return [html.Span(message), " ", dcc.Link(f"/job/{new_id}", href=f"/job/{new_id}", id="rerun-link")]
 

@@ -13,7 +13,7 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dip_engine import FrameError
 from dip_engine.io import write_mask
-from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MaskSpec, build_mask, summary
+from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MAX_SHAPES, MaskSpec, build_mask, summary
 
 from .. import ids
 from ..figures import (MASK_TRACE, display_stride, frame_figure, mask_overlay_source, tile_patch,
@@ -37,33 +37,63 @@ def _path_vertices(path: str) -> tuple[list[float], list[float]]:
 def spec_from_inputs(shapes, values: dict) -> MaskSpec:
     """Translate Plotly shapes (x = column, y = row) and control values to a MaskSpec.
 
-    ``values`` maps the ids of :data:`dashboard.ids.MASK_CONTROLS` to their values.
+    ``values`` maps the ids of :data:`dashboard.ids.MASK_CONTROLS` to their
+    values. Whatever the request carried, the result is a MaskSpec of plain
+    numbers, or ValueError with a sentence; :meth:`MaskSpec.check` then
+    checks the ranges against the frame.
     """
     v = {**DEFAULTS, **{k: val for k, val in values.items() if val is not None}}
     box_threshold = values.get(ids.BOX_THRESHOLD)
-    spec = MaskSpec(
-        auto="auto" in (v[ids.AUTO] or []),
-        sigma=float(v[ids.SIGMA]),
-        contrast=float(v[ids.CONTRAST]),
-        box_threshold=float(box_threshold) if box_threshold not in (None, "") else None,
-        row_threshold=float(v[ids.ROW_THRESHOLD]),
-        col_threshold=float(v[ids.COL_THRESHOLD]),
-        grow=int(v[ids.GROW]),
-        line_width=float(v[ids.LINE_WIDTH]),
-        invert="invert" in (v[ids.INVERT] or []),
-    )
-    for shape in shapes or []:
-        kind = shape.get("type")
-        if kind in ("rect", "circle"):
-            box = [shape["y0"], shape["y1"], shape["x0"], shape["x1"]]
-            (spec.boxes if kind == "rect" else spec.ellipses).append([float(b) for b in box])
-        elif kind == "path" and shape.get("path"):
-            rows, cols = _path_vertices(shape["path"])
-            if len(rows) >= 3:
-                spec.polygons.append([rows, cols])
-        elif kind == "line":
-            spec.lines.append([float(shape[k]) for k in ("y0", "x0", "y1", "x1")])
+    try:
+        spec = MaskSpec(
+            auto="auto" in _choices(v[ids.AUTO]),
+            sigma=_number(v[ids.SIGMA]),
+            contrast=_number(v[ids.CONTRAST]),
+            box_threshold=_number(box_threshold) if box_threshold not in (None, "") else None,
+            row_threshold=_number(v[ids.ROW_THRESHOLD]),
+            col_threshold=_number(v[ids.COL_THRESHOLD]),
+            grow=int(_number(v[ids.GROW])),
+            line_width=_number(v[ids.LINE_WIDTH]),
+            invert="invert" in _choices(v[ids.INVERT]),
+        )
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("a mask setting is not a number") from None
+    if not isinstance(shapes or [], list) or len(shapes or []) > MAX_SHAPES:
+        raise ValueError(f"the drawn shapes must be a list of at most {MAX_SHAPES}")
+    try:
+        for shape in shapes or []:
+            _add_shape(spec, shape)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ValueError("a drawn shape is malformed; erase it and draw it again") from None
     return spec
+
+
+def _number(value) -> float:
+    """A control's value as a float; TypeError for anything but an int or float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(value)
+    return float(value)
+
+
+def _choices(value) -> list:
+    """A checklist's values (a list of strings)."""
+    if not isinstance(value, list):
+        raise TypeError(value)
+    return value
+
+
+def _add_shape(spec: MaskSpec, shape: dict) -> None:
+    """Add one Plotly shape (x = column, y = row) to the spec's boxes, ellipses, polygons or lines."""
+    kind = shape.get("type")
+    if kind in ("rect", "circle"):
+        box = [_number(shape[k]) for k in ("y0", "y1", "x0", "x1")]
+        (spec.boxes if kind == "rect" else spec.ellipses).append(box)
+    elif kind == "path" and shape.get("path"):
+        rows, cols = _path_vertices(str(shape["path"]))
+        if len(rows) >= 3:
+            spec.polygons.append([rows, cols])
+    elif kind == "line":
+        spec.lines.append([_number(shape[k]) for k in ("y0", "x0", "y1", "x1")])
 
 
 def page_shapes(figure: dict | None, relayout: dict | None = None) -> list:
@@ -88,11 +118,13 @@ DEFER_AUTO_PIXELS = 4_000_000
 def mask_for(store, meta: dict, spec: MaskSpec, wait_for_auto: bool = True):
     """(frame, mask, auto-mask parameters) of an upload under a spec.
 
+    ValueError when the spec is out of range for the frame (:meth:`MaskSpec.check`).
     With ``wait_for_auto`` False, an auto mask not computed yet is left out
     (params then say ``{"pending": True}``) instead of computed now.
     """
     upload_id = meta["upload_id"]
     image, stored, _ = store.load_upload(upload_id)
+    spec.check(image.shape)
     user = store.user_mask(upload_id)
     base = stored if user is None else (user if stored is None else stored | user)
     auto, params = None, {}
@@ -104,6 +136,11 @@ def mask_for(store, meta: dict, spec: MaskSpec, wait_for_auto: bool = True):
         else:
             auto, params = cached
     return image, build_mask(image, spec, base, auto), params
+
+
+def refusal(exc: Exception) -> html.Span:
+    """An error sentence for the page."""
+    return html.Span(str(exc).strip("'"), className="error")
 
 
 def describe_mask(mask: np.ndarray, params: dict) -> list:
@@ -182,10 +219,13 @@ def register(app, store) -> None:
         if edit is None:
             return no_update, no_update, no_update
         new_frame, shapes = edit
-        spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
         # a big new frame is shown at once; its auto mask follows (on_auto_pending)
         big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
-        image, mask, params = mask_for(store, meta, spec, wait_for_auto=not big)
+        try:
+            spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
+            image, mask, params = mask_for(store, meta, spec, wait_for_auto=not big)
+        except ValueError as exc:
+            return no_update, refusal(exc), no_update
         pending = meta["upload_id"] if params.get("pending") else no_update
         if new_frame:
             return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params), pending
@@ -204,7 +244,10 @@ def register(app, store) -> None:
         """A big frame's auto mask, computed (and cached) once the frame is shown."""
         if not upload_id or not meta or meta["upload_id"] != upload_id:
             return no_update, no_update
-        image, mask, params = mask_for(store, meta, spec_from_page(figure, values))
+        try:
+            image, mask, params = mask_for(store, meta, spec_from_page(figure, values))
+        except ValueError as exc:
+            return no_update, refusal(exc)
         return mask_patch(image, mask, figure), describe_mask(mask, params)
 
     @app.callback(
@@ -225,7 +268,10 @@ def register(app, store) -> None:
         window = None if "xaxis.autorange" in relayout else view_window(relayout, shape)
         if window is None and display_stride(shape) == 1:
             return no_update
-        image, mask, _ = mask_for(store, meta, spec_from_page(figure, values)) if window else (None, None, None)
+        try:
+            image, mask, _ = mask_for(store, meta, spec_from_page(figure, values)) if window else (None,) * 3
+        except ValueError:
+            return no_update  # the mask callback says what is wrong
         return tile_patch(Patch(), image, mask, window, levels=figure["layout"]["meta"]["levels"])
 
     @app.callback(
@@ -239,11 +285,16 @@ def register(app, store) -> None:
     def on_mask_upload(contents, filename, meta):
         if not contents or not meta:
             return no_update, no_update
+        filename = filename if isinstance(filename, str) and filename else "mask"
         try:
-            mask = store.save_user_mask(meta["upload_id"], filename or "mask", decode_upload(contents))
+            if not isinstance(contents, str):
+                raise FrameError(f"{filename}: the upload arrived in a form the page does not send")
+            mask = store.save_user_mask(meta["upload_id"], filename, decode_upload(contents))
         except (ValueError, binascii.Error) as exc:  # FrameError is a ValueError
             text = str(exc) if isinstance(exc, FrameError) else f"{filename}: the upload arrived damaged"
             return no_update, html.Span(text, className="error")
+        except (KeyError, TypeError):
+            return no_update, html.Span("The frame is no longer on the server; load it again.", className="error")
         return ({"upload_id": meta["upload_id"], "pixels": int(mask.sum()), "name": filename},
                 f"Mask file {filename} added ({int(mask.sum())} pixels).")
 
@@ -259,6 +310,9 @@ def register(app, store) -> None:
     def on_mask_download(_n, suffix, meta, figure, *values):
         if not meta:
             return no_update
-        _, mask, _ = mask_for(store, meta, spec_from_page(figure, values))
+        try:
+            _, mask, _ = mask_for(store, meta, spec_from_page(figure, values))
+        except ValueError:
+            return no_update  # the mask callback says what is wrong
         stem = Path(meta["name"]).stem or "frame"
         return dcc.send_bytes(mask_file_bytes(mask, suffix), f"{stem}-mask{suffix}")

@@ -84,8 +84,11 @@ def register(app, store) -> None:
         if not 0 <= index < len(history["stack"]):
             return nothing
         state = history["stack"][index]
-        spec = spec_from_inputs(state["shapes"], dict(zip(ids.MASK_CONTROLS, state["values"])))
-        image, mask, params = mask_for(store, meta, spec)
+        try:
+            spec = spec_from_inputs(state["shapes"], dict(zip(ids.MASK_CONTROLS, state["values"])))
+            image, mask, params = mask_for(store, meta, spec)
+        except (KeyError, TypeError, ValueError):  # a history the browser altered
+            return nothing
         patch = mask_patch(image, mask, figure)
         patch["layout"]["shapes"] = state["shapes"]
         return ({**history, "index": index}, patch, describe_mask(mask, params), *state["values"])
