@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from dash import Dash, Input, Output, html
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Dash:
 
 def build(settings: Settings):
     """(app, background manager) for these settings."""
-    store = Store(settings.data_dir)
+    store = open_store(settings.data_dir)
     manager = background_manager(settings, store)
     app = Dash(
         __name__,
@@ -52,6 +53,17 @@ def build(settings: Settings):
         return page_for(store, pathname or "/", example)
     _add_routes(app.server, store, settings.max_upload_mb)
     return app, manager
+
+
+def open_store(data_dir: Path) -> Store:
+    """The store on the data folder; SystemExit with one line when the folder cannot be written."""
+    try:
+        store = Store(data_dir)
+        store.check_writable()
+        return store
+    except OSError as exc:
+        raise SystemExit(f"xray-heal: the data folder {data_dir} is not writable ({exc.strerror or exc}); "
+                         "set XRAY_HEAL_DATA to a folder the server can write") from None
 
 
 def background_manager(settings: Settings, store: Store):
@@ -99,12 +111,25 @@ def page_for(store: Store, pathname: str, example: dict):
 
 
 def _add_routes(server, store: Store, max_upload_mb: float) -> None:
+    # every request body, Dash's callbacks (a dcc.Upload arrives base64-encoded in
+    # JSON, 4/3 of the file) included, is refused before it is read beyond this
+    server.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 2**20 * 4 / 3) + 2**20
+
+    @server.errorhandler(413)
+    def too_large(_error):
+        message = (f"The request is larger than the upload limit of {max_upload_mb:g} MB "
+                   "(XRAY_HEAL_MAX_UPLOAD_MB).")
+        return jsonify({"meta": None, "message": message, "upload_id": None, "choices": None}), 413
+
     @server.route("/download/<job_id>/<name>")
     def download(job_id: str, name: str):
         try:
             if name == "bundle.zip" and store.job(job_id).get("state") == "done":
                 return Response(store.bundle_zip(job_id), mimetype="application/zip",
                                 headers={"Content-Disposition": f"attachment; filename={job_id}.zip"})
+            if name == "job.json":  # what readers may see of the record, not the server's internals
+                return Response(json.dumps(store.public_record(job_id), indent=1), mimetype="application/json",
+                                headers={"Content-Disposition": "attachment; filename=job.json"})
             path = store.job_file(job_id, name)
         except KeyError:
             abort(404)

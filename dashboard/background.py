@@ -16,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
+import stat
 import threading
+from pathlib import Path
 
 import diskcache
 from dash import DiskcacheManager
@@ -30,7 +33,47 @@ def _new_lock_in_child() -> None:
     _lock = threading.RLock()
 
 
-os.register_at_fork(after_in_child=_new_lock_in_child)
+def _drop_listening_sockets() -> None:
+    """Let go of the server's listening sockets in a forked job.
+
+    A job inherits every descriptor of the server. If it kept the listening
+    socket, a server killed while the job runs could not be restarted on its
+    port ("Address already in use") until the job ended, and connections
+    would queue on a socket nobody accepts from. Each listening socket's
+    descriptor is pointed at /dev/null instead of closed, so its number is
+    never reused for a file the job opens (the server's socket object in the
+    child still holds the number).
+    """
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return
+    devnull = None
+    for entry in fds.iterdir():
+        fd = int(entry.name)
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            probe = socket.socket(fileno=os.dup(fd))
+        except OSError:  # closed meanwhile (the listing's own descriptor), or not an inet/unix socket
+            continue
+        with probe:
+            try:
+                listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            except OSError:
+                listening = False
+        if listening:
+            devnull = devnull if devnull is not None else os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, fd)
+    if devnull is not None:
+        os.close(devnull)
+
+
+def _after_fork_in_child() -> None:
+    _new_lock_in_child()
+    _drop_listening_sockets()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _locked(name: str):
