@@ -23,6 +23,7 @@ a fixed file name, never from what a user typed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import re
@@ -38,6 +39,7 @@ import numpy as np
 from dip_engine import FrameError, read_frame, write_frame
 from dip_engine.io import DatasetChoice
 
+logger = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Files of a job bundle that may be downloaded: name -> (MIME type, link label on
 #: the result and review pages, or None for a file that is not offered as a link).
@@ -224,8 +226,11 @@ class Store:
         if image is None:
             return None
         mask, params = auto_mask(image, sigma=sigma, contrast=contrast)
-        np.save(path, mask)
-        _write_json(info, params)
+        try:
+            np.save(path, mask)
+            _write_json(info, params)
+        except OSError as exc:  # a full or read-only data folder: the mask still shows, uncached
+            logger.warning("cannot cache the auto mask of upload %s: %s", upload_id, exc)
         return mask, params
 
     def upload_frame(self, upload_id: str, frame: int | None = None) -> np.ndarray:

@@ -263,6 +263,11 @@ def test_a_data_folder_that_turns_read_only_keeps_the_page_working(client, monke
     response = call(client, f"{ids.UPLOAD}.contents", {f"{ids.UPLOAD}.contents": data_uri(ROOT / "README.md"),
                                                        f"{ids.UPLOAD}.filename": "f.tif"})
     assert "cannot store uploads right now" in json.dumps(response[ids.MESSAGE])
+    # the shown frame's auto mask is still drawn when it cannot be cached
+    monkeypatch.setattr(np, "save", refuse)
+    response = call(client, f"{ids.FRAME_STORE}.data", {f"{ids.FRAME_STORE}.data": client.example,
+                                                        f"{ids.AUTO}.value": ["auto"]})
+    assert "Auto mask: beam centre" in json.dumps(response[ids.MASK_SUMMARY])
 
 
 # -- login -----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from dip_engine.io import DatasetChoice
 from .. import ids
 
 logger = logging.getLogger(__name__)
+STORE_FAILED = ("The server cannot store uploads right now (its data folder is full or read-only); "
+                "please tell its administrator.")
 #: Largest frame index the page asks for.
 MAX_FRAME = 10**6
 
@@ -72,8 +74,7 @@ def stored(save) -> Upload:
         return Upload(None, str(exc))
     except OSError as exc:  # the data folder is full or read-only: the server's fault, not the file's
         logger.error("cannot store an upload: %s", exc)
-        return Upload(None, "The server cannot store uploads right now (its data folder is full or "
-                            "read-only); please tell its administrator.")
+        return Upload(None, STORE_FAILED)
     message = " ".join(f"Note: {w}." for w in meta.get("warnings", []))
     return Upload(meta, message, meta["upload_id"], meta.get("datasets"))
 
@@ -151,6 +152,8 @@ def register(app, store, max_upload_mb: float) -> None:
             return store.read_upload(upload_id, frame_index(frame), dataset if isinstance(dataset, str) else None), ""
         except (FrameError, KeyError, ValueError) as exc:
             return no_update, html.Span(str(exc).strip("'"), className="error")
+        except OSError:
+            return no_update, html.Span(STORE_FAILED, className="error")
 
     @app.callback(
         Output(ids.SET_STORE, "data"),

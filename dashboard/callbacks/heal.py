@@ -98,8 +98,11 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
         items = batch_items(store, meta, frame_set) if all_frames else None
     except (KeyError, TypeError, ValueError) as exc:
         return None, f"Cannot heal: {str(exc).strip(chr(39))}"
-    job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
-                              items=items, grid=grid)
+    try:
+        job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
+                                  items=items, grid=grid)
+    except OSError:
+        return None, "Cannot heal: the server cannot store jobs right now (its data folder is full or read-only)"
     return job_id, execute_job(store, job_id, set_progress, slots)
 
 
