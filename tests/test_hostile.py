@@ -170,8 +170,9 @@ def client(tmp_path):
     return client
 
 
-def call(client, trigger: str, values: dict):
-    answer = client.post("/_dash-update-component", json=callback_body(client.deps, trigger, values))
+def call(client, trigger: str, values: dict, output: str = ""):
+    """The response of the callback :func:`callback_body` picks, through the test client."""
+    answer = client.post("/_dash-update-component", json=callback_body(client.deps, trigger, values, output))
     assert answer.status_code in (200, 204), answer.get_data(as_text=True)[:500]
     return answer.json["response"] if answer.status_code == 200 else {}
 
@@ -266,7 +267,8 @@ def test_a_data_folder_that_turns_read_only_keeps_the_page_working(client, monke
     # the shown frame's auto mask is still drawn when it cannot be cached
     monkeypatch.setattr(np, "save", refuse)
     response = call(client, f"{ids.FRAME_STORE}.data", {f"{ids.FRAME_STORE}.data": client.example,
-                                                        f"{ids.AUTO}.value": ["auto"]})
+                                                        f"{ids.AUTO}.value": ["auto"]},
+                    output=f"{ids.MASK_SUMMARY}.children")
     assert "Auto mask: beam centre" in json.dumps(response[ids.MASK_SUMMARY])
 
 
