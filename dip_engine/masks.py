@@ -8,6 +8,7 @@ fabio index a frame.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -113,12 +114,27 @@ def thick_line_mask(shape: tuple[int, int], start: Sequence[float], end: Sequenc
 
     The beamstop holder seen as a thick line from the beamstop outwards.
     """
-    rr, cc = np.indices(shape, dtype=np.float64)
     (r0, c0), (r1, c1) = start, end
+    half = max(width, 1.0) / 2
+    mask = np.zeros(shape, bool)
+    window = _clipped_box(shape, (min(r0, r1) - half, max(r0, r1) + half, min(c0, c1) - half, max(c0, c1) + half))
+    if window is None:
+        return mask
+    rr, cc = np.ogrid[window]
+    rr, cc = rr.astype(np.float64), cc.astype(np.float64)
     dr, dc = r1 - r0, c1 - c0
     length2 = dr * dr + dc * dc
     t = np.clip(((rr - r0) * dr + (cc - c0) * dc) / length2, 0, 1) if length2 > 0 else 0.0
-    return np.hypot(rr - (r0 + t * dr), cc - (c0 + t * dc)) <= max(width, 1.0) / 2
+    mask[window] = np.hypot(rr - (r0 + t * dr), cc - (c0 + t * dc)) <= half
+    return mask
+
+
+def _clipped_box(shape: tuple[int, int], box: Sequence[float]) -> tuple[slice, slice] | None:
+    """The pixels of a (row0, row1, col0, col1) box (inclusive, fractional) inside the frame,
+    as slices; None when it misses the frame."""
+    r0, r1 = max(0, math.floor(box[0])), min(shape[0], math.ceil(box[1]) + 1)
+    c0, c1 = max(0, math.floor(box[2])), min(shape[1], math.ceil(box[3]) + 1)
+    return (slice(r0, r1), slice(c0, c1)) if r0 < r1 and c0 < c1 else None
 
 
 def line_mask(image: np.ndarray, row_threshold: float = 0.0, col_threshold: float = 0.0) -> np.ndarray:
@@ -273,6 +289,8 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
 #: Most drawn shapes in one mask, and most vertices of all its closed paths.
 MAX_SHAPES = 500
 MAX_VERTICES = 20_000
+#: Most pixel steps the drawn shapes of one mask may cost (:func:`_shape_work`): a few seconds.
+MAX_SHAPE_WORK = 250e6
 
 
 def _number(value) -> bool:
@@ -289,6 +307,10 @@ def _check_shapes(spec: MaskSpec, shape: tuple[int, int]) -> None:
         raise ValueError(f"the mask has more than {MAX_SHAPES} drawn shapes")
     if sum(len(p[0]) if p else 0 for p in spec.polygons) > MAX_VERTICES:
         raise ValueError(f"the drawn paths have more than {MAX_VERTICES} vertices in all")
+    work = _shape_work(spec, shape)
+    if work > MAX_SHAPE_WORK:
+        raise ValueError(f"the drawn shapes would take too long to draw ({work / 1e6:.0f} million pixel "
+                         f"steps, at most {MAX_SHAPE_WORK / 1e6:.0f}); draw fewer, smaller or simpler shapes")
     rows_first = {"box": (0, 1), "circle": (0, 1), "line": (0, 2)}  # indices that are rows
     for kind, items in groups.items():
         for item in items:
@@ -303,6 +325,23 @@ def _check_shapes(spec: MaskSpec, shape: tuple[int, int]) -> None:
             _check_coordinate(v, h, "path")
         for v in polygon[1]:
             _check_coordinate(v, w, "path")
+
+
+def _shape_work(spec: MaskSpec, shape: tuple[int, int]) -> float:
+    """Pixel steps that drawing the spec's shapes costs: the pixels of each shape's box
+    inside the frame, times its vertices for a closed path (a point-in-polygon test
+    per pixel and edge). About 50 million steps take a second on one core."""
+    def area(r0, r1, c0, c1, pad=0.0):
+        window = _clipped_box(shape, (min(r0, r1) - pad, max(r0, r1) + pad, min(c0, c1) - pad, max(c0, c1) + pad))
+        return 0 if window is None else (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
+
+    try:
+        work = sum(area(*b) for b in spec.boxes + spec.ellipses)
+        work += sum(area(r0, r1, c0, c1, spec.line_width / 2) for r0, c0, r1, c1 in spec.lines)
+        work += sum(area(min(p[0]), max(p[0]), min(p[1]), max(p[1])) * len(p[0]) for p in spec.polygons if p[0])
+    except (IndexError, TypeError, ValueError):
+        return 0.0  # malformed shapes: the checks below name what is wrong
+    return float(work)
 
 
 def _check_coordinate(value, side: int, kind: str) -> None:
@@ -335,19 +374,30 @@ def build_mask(
     mask : (H, W) bool ndarray, True = missing
     """
     shape = np.shape(image)
-    parts = [base]
-    if spec.auto:
-        parts.append(auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast)[0])
-    parts += [box_mask(image, b, spec.box_threshold) for b in spec.boxes]
-    parts += [ellipse_mask(shape, b) for b in spec.ellipses]
-    parts += [polygon_mask(shape, rows, cols) for rows, cols in spec.polygons]
-    parts += [thick_line_mask(shape, (r0, c0), (r1, c1), spec.line_width) for r0, c0, r1, c1 in spec.lines]
-    if spec.row_threshold or spec.col_threshold:
-        parts.append(line_mask(image, spec.row_threshold, spec.col_threshold))
-    mask = grow(combine(shape, *parts), spec.grow)
+    mask = combine(shape, base)
+    for part in _spec_parts(image, spec, auto):  # one part at a time: 500 shapes never sit in memory at once
+        mask |= part
+    mask = grow(mask, spec.grow)
     if spec.invert:
         mask = ~mask
     return mask | flag_mask(image) if spec.use_flags else mask
+
+
+def _spec_parts(image: np.ndarray, spec: MaskSpec, auto: np.ndarray | None):
+    """The masks a spec's parts make, one (H, W) bool array at a time."""
+    shape = np.shape(image)
+    if spec.auto:
+        yield auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast)[0]
+    for b in spec.boxes:
+        yield box_mask(image, b, spec.box_threshold)
+    for b in spec.ellipses:
+        yield ellipse_mask(shape, b)
+    for rows, cols in spec.polygons:
+        yield polygon_mask(shape, rows, cols)
+    for r0, c0, r1, c1 in spec.lines:
+        yield thick_line_mask(shape, (r0, c0), (r1, c1), spec.line_width)
+    if spec.row_threshold or spec.col_threshold:
+        yield line_mask(image, spec.row_threshold, spec.col_threshold)
 
 
 # -- detector module gaps ------------------------------------------------------

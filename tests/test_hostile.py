@@ -204,6 +204,7 @@ def test_mask_controls_out_of_range_are_refused_on_the_server(client):
     ({"box_threshold": -5.0}, "box_threshold"), ({"grow": 2.5}, "whole number"),
     ({"ellipses": [[0, 1e12, 0, 1e12]]}, "far outside"), ({"boxes": [[0, 1, 2]]}, "4 coordinates"),
     ({"lines": [[0, 0, 10, 10]] * 501}, "more than 500"), ({"polygons": [[[0.0] * 20001, [0.0] * 20001]]}, "vertices"),
+    ({"polygons": [[[0.0, 511.0, 511.0] * 700, [0.0, 0.0, 511.0] * 700]]}, "too long to draw"),
 ])
 def test_mask_spec_check_names_the_value_out_of_range(spec, words):
     from dip_engine.masks import MaskSpec
@@ -211,6 +212,18 @@ def test_mask_spec_check_names_the_value_out_of_range(spec, words):
     with pytest.raises(ValueError, match=words):
         MaskSpec(**spec).check((512, 512))
     assert MaskSpec(grow=10, sigma=5.0, ellipses=[[-100, 900, 0, 10]]).check((512, 512))
+
+
+def test_thick_lines_drawn_in_their_box_match_the_whole_frame_rule():
+    """The line is drawn only in its box now; the pixels are those within width/2 of it."""
+    from dip_engine.masks import thick_line_mask
+
+    rr, cc = np.indices((60, 80), dtype=float)
+    for (r0, c0, r1, c1), width in [((10.3, 5.5, 40.2, 70.9), 7.0), ((-20, -5, 30, 100), 12.5), ((5, 5, 5, 5), 1.0)]:
+        dr, dc = r1 - r0, c1 - c0
+        t = np.clip(((rr - r0) * dr + (cc - c0) * dc) / max(dr * dr + dc * dc, 1e-300), 0, 1)
+        expected = np.hypot(rr - (r0 + t * dr), cc - (c0 + t * dc)) <= max(width, 1.0) / 2
+        assert np.array_equal(thick_line_mask((60, 80), (r0, c0), (r1, c1), width), expected)
 
 
 def test_request_bodies_above_the_limit_are_refused_before_they_are_read(client):
