@@ -17,7 +17,7 @@ import time
 
 from common import DATA
 
-from dashboard.callbacks.mask import mask_for, spec_from_inputs
+from dashboard.callbacks.mask import spec_from_inputs
 from dashboard.figures import frame_figure, mask_overlay_source
 from dashboard.store import Store
 from dashboard import ids
@@ -33,17 +33,17 @@ def main() -> None:
             t0 = time.perf_counter()
             meta = store.save_upload(path.name, payload)
             spec = spec_from_inputs([], {ids.AUTO: []})
-            image, mask, _ = mask_for(store, meta, spec)
+            image, mask, _ = store.upload_mask(meta["upload_id"], spec)
             figure_json = frame_figure(image, mask, meta["upload_id"]).to_json()
             t_figure = time.perf_counter() - t0
             t0 = time.perf_counter()
-            mask_for(store, meta, spec_from_inputs([], {ids.AUTO: ["auto"]}))
+            store.upload_mask(meta["upload_id"], spec_from_inputs([], {ids.AUTO: ["auto"]}))
             t_auto = time.perf_counter() - t0
             box = [[image.shape[0] * 0.4, image.shape[0] * 0.5, image.shape[1] * 0.4, image.shape[1] * 0.5]]
             drawn = spec_from_inputs([{"type": "rect", "x0": box[0][2], "x1": box[0][3],
                                        "y0": box[0][0], "y1": box[0][1]}], {ids.AUTO: ["auto"]})
             t0 = time.perf_counter()
-            _, mask, _ = mask_for(store, meta, drawn)
+            _, mask, _ = store.upload_mask(meta["upload_id"], drawn)
             mask_overlay_source(mask)
             t_redraw = time.perf_counter() - t0
             print(f"{path.name:28s} {image.size / 1e6:8.2f} MP {t_figure:12.2f} s {len(figure_json) / 1e6:6.2f} MB "

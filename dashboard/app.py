@@ -11,7 +11,7 @@ from flask import Response, abort, jsonify, request, send_file
 from . import auth, ids, layout, review
 from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
-from .callbacks.frame import stored
+from .uploads import stored
 from .settings import Settings
 from .store import JOB_FILES, Store, check_id
 

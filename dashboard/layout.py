@@ -6,12 +6,17 @@ from dash import dcc, html
 
 from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
-from dip_engine.masks import CONTROL_RANGES as RANGES
+from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA
 
 from . import ids
 from .store import new_id
-from .callbacks.mask import DEFAULTS
 from .figures import DRAW_BUTTONS
+
+
+#: Initial values of the mask controls (ids.MASK_CONTROLS order).
+DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
+            ids.BOX_THRESHOLD: None,
+            ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
 
 
 def _section(title: str, *children) -> html.Div:

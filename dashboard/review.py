@@ -9,7 +9,7 @@ from datetime import date
 from dash import dcc, html
 
 from . import ids
-from .callbacks.heal import result_view
+from .components.result import result_view
 from .store import ACTIVE_STATES, STATES
 
 #: States of a job that did not finish, which the review page offers to re-run.

@@ -22,6 +22,7 @@ a fixed file name, never from what a user typed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -232,6 +233,31 @@ class Store:
         except OSError as exc:  # a full or read-only data folder: the mask still shows, uncached
             logger.warning("cannot cache the auto mask of upload %s: %s", upload_id, exc)
         return mask, params
+
+    def upload_mask(self, upload_id: str, spec, wait_for_auto: bool = True):
+        """(frame, mask, auto-mask parameters) of an upload under a :class:`~dip_engine.masks.MaskSpec`.
+
+        The mask unites the frame's own mask, the user's mask file and what the
+        spec describes. ValueError when the spec is out of range for the frame
+        (:meth:`MaskSpec.check`); KeyError for an unknown upload. With
+        ``wait_for_auto`` False, an auto mask not computed yet is left out
+        (params then say ``{"pending": True}``) instead of computed now.
+        """
+        from dip_engine.masks import build_mask
+
+        image, stored, _ = self.load_upload(upload_id)
+        spec.check(image.shape)
+        user = self.user_mask(upload_id)
+        base = stored if user is None else (user if stored is None else stored | user)
+        auto, params = None, {}
+        if spec.auto:
+            cached = self.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast)
+            if cached is None:
+                spec = dataclasses.replace(spec, auto=False)
+                params = {"pending": True}
+            else:
+                auto, params = cached
+        return image, build_mask(image, spec, base, auto), params
 
     def upload_frame(self, upload_id: str, frame: int | None = None) -> np.ndarray:
         """Frame ``frame`` of an upload's file (None: the frame the page shows)."""

@@ -1,4 +1,5 @@
-"""Command line: ``xray-heal heal|mask|grid|serve|worker``.
+"""Command line of the engine: ``xray-heal heal|mask|grid`` (``serve`` and ``worker`` are the
+dashboard's, :mod:`dashboard.cli`).
 
 Bad input ends with exit status 2 and one line on stderr, never a traceback.
 """
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frame_arguments(h)
     _add_fit_arguments(h, f"healed frame ({', '.join(WRITABLE_SUFFIXES)})", DEFAULT_PRESET)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
+    h.add_argument("--report", help="also write the scores the page shows (every fill's, the blend, "
+                                    "the Friedel check, timings) to this JSON file")
 
     g = sub.add_parser("grid", help="run the seed's 40-point hyperparameter grid, ranked by score")
     _add_frame_arguments(g)
@@ -62,12 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unit of --ring: pixels from the beam centre (found by symmetry), "
                         "or q / 2-theta / radius from --poni")
     m.add_argument("--poni", help="pyFAI geometry file, for --ring in q or 2-theta")
-
-    s = sub.add_parser("serve", help="start the dashboard (XRAY_HEAL_HOST, XRAY_HEAL_PORT)")
-    s.add_argument("--debug", action="store_true")
-
-    w = sub.add_parser("worker", help="run dashboard jobs on this machine's GPU (Celery, XRAY_HEAL_BROKER)")
-    w.add_argument("--concurrency", type=int, help="fits at once (default XRAY_HEAL_GPU_SLOTS)")
+    parser.commands = sub  # the dashboard's CLI adds its own commands (dashboard.cli)
     return parser
 
 
@@ -91,19 +89,12 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in ("heal", "grid", "mask"):
-        quiet_libraries()
-    if args.command == "serve":
-        from dashboard.app import run_server
+    return run(build_parser().parse_args(argv))
 
-        run_server(debug=args.debug)
-        return 0
-    if args.command == "worker":
-        from dashboard.app import run_worker
 
-        run_worker(args.concurrency)
-        return 0
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``heal``, ``grid`` or ``mask`` command; the exit status."""
+    quiet_libraries()
     try:
         return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)
     except (FrameError, ValueError) as exc:
@@ -167,7 +158,7 @@ def _write_healed(out: Path, frame, result) -> None:
 
 
 def _grid(args) -> int:
-    from .grid import grid_search
+    from .pipeline import run_heal
 
     out, frame, mask, config = _inputs(args)
 
@@ -176,28 +167,33 @@ def _grid(args) -> int:
               f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)",
               file=sys.stderr, flush=True)
 
-    ranked, best = grid_search(frame.data, mask, config, on_run=report)
+    outcome = run_heal(frame.data, mask, config, grid=True, on_run=report)
     print("rank  lr       param_noise  reg_noise  score")
-    for rank, run in enumerate(ranked, start=1):
-        cfg = run.config
-        print(f"{rank:4d}  {cfg.lr:<7g}  {cfg.param_noise!s:11}  {cfg.reg_noise_std:<9g}  {run.score:.4f}")
-    best_cfg = ranked[0].config
-    _write_healed(out, frame, best)
-    print(f"wrote {out} with the best run (lr {best_cfg.lr:g}, param_noise {best_cfg.param_noise}, "
-          f"reg_noise_std {best_cfg.reg_noise_std:g}, score {best.score:.4f})")
+    for rank, run in enumerate(outcome.grid, start=1):
+        print(f"{rank:4d}  {run['lr']:<7g}  {run['param_noise']!s:11}  {run['reg_noise_std']:<9g}  {run['score']:.4f}")
+    _write_healed(out, frame, outcome.result)
+    best = outcome.grid[0]
+    print(f"wrote {out} with the best run (lr {best['lr']:g}, param_noise {best['param_noise']}, "
+          f"reg_noise_std {best['reg_noise_std']:g}, score {best['score']:.4f})")
     return 0
 
 
 def _heal(args) -> int:
     out, frame, mask, config = _inputs(args)
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        check_output(report, (".json",), "report")
 
-    from .fit import heal  # torch loads only when a fit is asked for
+    from .pipeline import run_heal  # torch loads only when a fit is asked for
 
     bar = None if args.quiet else _ProgressBar(sys.stderr)
-    result = heal(frame.data, mask, config, progress=bar)
+    outcome = run_heal(frame.data, mask, config, progress=bar)
     if bar:
         bar.close()
+    result = outcome.result
     _write_healed(out, frame, result)
+    if report is not None:
+        report.write_text(json.dumps(outcome.report(), indent=1, default=float))
     score = f", score {result.score:.3f}" if result.score is not None else ""
     print(
         f"wrote {out} ({result.healed.dtype}, {result.missing.sum()} pixels healed, "

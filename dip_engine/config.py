@@ -97,18 +97,18 @@ class HealConfig:
     """
 
     preset: str = DEFAULT_PRESET
-    iterations: int = 600
+    iterations: int = PRESETS[DEFAULT_PRESET]["iterations"]
     lr: float = 0.01
     reg_noise_std: float = 0.03
     param_noise: bool = False
     input_type: str = "noise"
-    input_depth: int = 8
-    channels: tuple[int, ...] = (8, 16, 32, 64, 64)
+    input_depth: int = PRESETS[DEFAULT_PRESET]["input_depth"]
+    channels: tuple[int, ...] = PRESETS[DEFAULT_PRESET]["channels"]
     skip_channels: int = 4
-    max_side: int = 384
+    max_side: int = PRESETS[DEFAULT_PRESET]["max_side"]
     ema: float = 0.99
     holdout: float = 0.03
-    patience: int = 300
+    patience: int = PRESETS[DEFAULT_PRESET]["patience"]  # one source of defaults: the default preset
     stopping: str = "score"
     wmv_window: int = 100
     wmv_patience: int = 1000

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import corpus
-from dashboard.callbacks.frame import handle_upload
-from dashboard.callbacks.heal import run_heal_job
+from dashboard.uploads import handle_upload
+from dashboard.jobs import run_heal_job
 from dashboard.store import Store
 from dip_engine import FrameError, read_frame
 from dip_engine.io import SUPPORTED_SUFFIXES

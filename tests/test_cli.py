@@ -104,3 +104,33 @@ def test_grid_ranks_forty_runs_and_writes_the_best(tmp_path, small_tiff, capsys)
     scores = [float(line.split()[-1]) for line in table.splitlines()[1:41]]
     assert len(scores) == 40 and scores == sorted(scores)
     assert tifffile.imread(out).shape == flagged.shape
+
+
+def test_report_holds_the_scores_a_dashboard_job_records(tmp_path, small_tiff):
+    """One pipeline: the CLI's --report and a dashboard job of the same frame, mask and
+    config report the same scores and blend."""
+    import json
+
+    from dashboard.jobs import run_heal_job
+    from dashboard.store import Store
+    from dip_engine.masks import MaskSpec
+
+    path, _, _ = small_tiff
+    report = tmp_path / "report.json"
+    assert main(["heal", str(path), "-o", str(tmp_path / "h.tif"), "--preset", "fast", "--iterations", "40",
+                 "--seed", "0", "--report", str(report), "--quiet"]) == 0
+    cli = json.loads(report.read_text())
+    store = Store(tmp_path / "data")
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    job_id, _ = run_heal_job(store, lambda _: None, meta, MaskSpec(use_flags=True), "fast", 40, 0)
+    page = store.job(job_id)["result"]
+    assert set(cli["scores"]) == set(page["scores"]) >= {"dip", "biharmonic", "polar", "polar_smooth", "mirror"}
+    assert cli["scores"] == pytest.approx(page["scores"], rel=1e-6)
+    assert cli["blend"]["weights"] == pytest.approx(page["blend"]["weights"], rel=1e-6)
+    assert cli["pixels_healed"] == page["pixels_healed"] and cli["mirror_check"]["pixels"] > 0
+
+
+def test_report_path_is_checked_before_the_fit(tmp_path, small_tiff, capsys):
+    path, _, _ = small_tiff
+    assert main(["heal", str(path), "-o", str(tmp_path / "h.tif"), "--report", str(tmp_path / "r.txt")]) == 2
+    assert "the report must end in .json" in capsys.readouterr().err

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from dashboard.app import create_app
-from dashboard.callbacks.frame import handle_upload
-from dashboard.callbacks.heal import run_heal_job
+from dashboard.uploads import handle_upload
+from dashboard.jobs import run_heal_job
 from dashboard import ids
-from dashboard.callbacks.mask import mask_file_bytes, mask_for, spec_from_inputs
+from dashboard.callbacks.mask import mask_file_bytes, spec_from_inputs
 from dashboard.settings import Settings
 from dashboard.store import Store
 from dip_engine import FrameError
@@ -138,7 +138,7 @@ def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
     store = Store(tmp_path)
     meta = store.save_upload("frame.tif", path.read_bytes())
     spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
-    _, mask, params = mask_for(store, meta, spec)
+    _, mask, params = store.upload_mask(meta["upload_id"], spec)
     assert mask[flagged < 0].all() and params["pixels"]["beamstop_and_arm"] > 0
     assert list((store.uploads / meta["upload_id"]).glob("auto-*.npy"))
     (tmp_path / "m.edf").write_bytes(mask_file_bytes(mask, ".edf"))
@@ -147,7 +147,7 @@ def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
     user = np.zeros(flagged.shape, np.uint8)
     user[0, 0] = 1
     store.save_user_mask(meta["upload_id"], "u.npy", mask_file_bytes(user, ".npy"))
-    _, with_user, _ = mask_for(store, meta, spec_from_inputs([], {ids.AUTO: []}))
+    _, with_user, _ = store.upload_mask(meta["upload_id"], spec_from_inputs([], {ids.AUTO: []}))
     assert with_user[0, 0]
     with pytest.raises(ValueError, match="same shape"):
         store.save_user_mask(meta["upload_id"], "bad.npy", mask_file_bytes(np.zeros((3, 3)), ".npy"))
@@ -253,11 +253,11 @@ def test_an_auto_mask_not_computed_yet_can_be_left_for_later(tmp_path, small_tif
     store = Store(tmp_path)
     meta = store.save_upload("frame.tif", path.read_bytes())
     spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
-    _, mask, params = mask_for(store, meta, spec, wait_for_auto=False)
+    _, mask, params = store.upload_mask(meta["upload_id"], spec, wait_for_auto=False)
     assert params == {"pending": True} and mask.sum() == (flagged < 0).sum()
-    _, full, params = mask_for(store, meta, spec)
+    _, full, params = store.upload_mask(meta["upload_id"], spec)
     assert "center" in params and full.sum() > mask.sum()
-    assert mask_for(store, meta, spec, wait_for_auto=False)[2] == params  # now cached
+    assert store.upload_mask(meta["upload_id"], spec, wait_for_auto=False)[2] == params  # now cached
 
 
 def test_mask_history_keeps_twenty_steps_and_drops_the_redo_branch():
@@ -438,7 +438,7 @@ def test_a_batch_job_over_a_set_of_uploaded_frames(tmp_path):
     the page refuses a file of another shape from the set."""
     import tifffile
 
-    from dashboard.callbacks.heal import batch_items
+    from dashboard.jobs import batch_items
     from dip_engine.synthetic import occlude, ring_pattern
 
     store = Store(tmp_path / "data")

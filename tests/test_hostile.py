@@ -236,7 +236,7 @@ def test_review_downloads_keep_the_servers_internals_out(tmp_path):
     import io
     import zipfile
 
-    from dashboard.callbacks.heal import run_heal_job
+    from dashboard.jobs import run_heal_job
     from dip_engine.masks import MaskSpec
 
     app = create_app(Settings(data_dir=tmp_path / "data"))
@@ -363,7 +363,7 @@ def test_with_login_the_owner_is_the_logged_in_user_whatever_the_page_sends(monk
 
 JOB = """
 import sys; sys.path.insert(0, {root!r})
-from dashboard.callbacks.heal import run_heal_job
+from dashboard.jobs import run_heal_job
 from dashboard.store import Store
 from dip_engine.masks import MaskSpec
 store = Store({data!r})

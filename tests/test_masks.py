@@ -74,6 +74,21 @@ def test_gap_templates_follow_the_module_tables():
         gap_mask((619, 487), "Eiger")
 
 
+@pytest.mark.parametrize("family, shape, name", [("Pilatus", (619, 487), "pilatus300k"),
+                                                 ("Pilatus", (1043, 981), "pilatus1m"),
+                                                 ("Eiger2", (3262, 3108), "eiger29m")])
+def test_pyfai_detectors_and_the_module_table_give_the_same_gaps(family, shape, name):
+    """Where pyFAI is installed its detector definitions make the gap mask; the table is the
+    fallback, and both must agree."""
+    pytest.importorskip("pyFAI")
+    from dip_engine.masks.detectors import DETECTORS, _pyfai_name, pyfai_gap_mask
+
+    assert _pyfai_name(DETECTORS[family], shape) == name
+    from_pyfai = pyfai_gap_mask(DETECTORS[family], shape)
+    assert from_pyfai is not None and from_pyfai.any()
+    assert np.array_equal(from_pyfai, DETECTORS[family].gap_mask(shape))
+
+
 def test_auto_mask_finds_beamstop_arm_and_hot_pixels():
     from dip_engine.masks import auto_mask
     from dip_engine.synthetic import occlude, ring_pattern
@@ -235,7 +250,7 @@ def test_a_straight_arm_gets_straight_sub_pixel_edges(monkeypatch):
 
     frame, truth = _shadowed_frame(lambda col: 100.4 + 0.23 * (100 - col))
     straight = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
-    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)  # every arm counts as bent: left as detected
+    monkeypatch.setattr(masks.arm, "STRAIGHT_RMS", 0.0)  # every arm counts as bent: left as detected
     ragged = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
     assert _iou(straight, truth) > 0.95, _iou(straight, truth)
     assert _iou(straight, truth) > _iou(ragged, truth) + 0.04, (_iou(straight, truth), _iou(ragged, truth))
@@ -246,7 +261,7 @@ def test_a_bent_arm_is_left_as_detected(monkeypatch):
 
     frame, truth = _shadowed_frame(lambda col: 100.4 + np.where(col > 55, 0.05 * (100 - col), 2.25 + 0.6 * (55 - col)))
     found = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
-    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)
+    monkeypatch.setattr(masks.arm, "STRAIGHT_RMS", 0.0)
     assert (masks.auto_mask_parts(frame)[0]["beamstop_and_arm"] == found).all()
     assert _iou(found, truth) > 0.8
 
@@ -257,7 +272,7 @@ def test_a_straight_arm_with_a_bent_neck_is_straightened_past_the_neck(monkeypat
 
     frame, truth = _shadowed_frame(lambda col: 100.4 + 0.23 * (100 - col) + np.where(col > 80, 0.6 * (col - 80), 0))
     straight = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
-    monkeypatch.setattr(masks, "STRAIGHT_RMS", 0.0)
+    monkeypatch.setattr(masks.arm, "STRAIGHT_RMS", 0.0)
     ragged = masks.auto_mask_parts(frame)[0]["beamstop_and_arm"]
     assert _iou(straight, truth) > _iou(ragged, truth) + 0.02, (_iou(straight, truth), _iou(ragged, truth))
     neck = truth.copy()

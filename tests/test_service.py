@@ -21,7 +21,7 @@ import tifffile
 from conftest import _free_port, start_server, stop_server
 from playwright.sync_api import expect
 
-from dashboard.callbacks.heal import run_heal_job
+from dashboard.jobs import run_heal_job
 from dashboard.store import Store
 from dip_engine.masks import MaskSpec
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 JOB = """
 import sys; sys.path.insert(0, {root!r})
-from dashboard.callbacks.heal import run_heal_job
+from dashboard.jobs import run_heal_job
 from dashboard.store import Store
 from dip_engine.masks import MaskSpec
 store = Store({data!r})
@@ -140,7 +140,7 @@ def redis_url(tmp_path):
 def _worker(data, broker, log):
     env = dict(os.environ, XRAY_HEAL_DATA=str(data), XRAY_HEAL_BROKER=broker, XRAY_HEAL_GPU_SLOTS="1")
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "dip_engine.cli", "worker", "--concurrency", "1"],
+        return subprocess.Popen([sys.executable, "-m", "dashboard.cli", "worker", "--concurrency", "1"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 

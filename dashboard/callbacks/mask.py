@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import binascii
-import dataclasses
 import re
 import tempfile
 from pathlib import Path
@@ -13,20 +12,15 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dip_engine import FrameError
 from dip_engine.io import write_mask
-from dip_engine.masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, MAX_SHAPES, MaskSpec, build_mask, summary
+from dip_engine.masks import MAX_SHAPES, MaskSpec, summary
 
 from .. import ids
+from ..layout import DEFAULTS
 from ..figures import (MASK_TRACE, display_stride, frame_figure, mask_overlay_source, tile_patch,
                        view_window)
-from .frame import decode_upload
+from ..uploads import decode_upload
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
-
-#: Initial values of the mask controls (ids.MASK_CONTROLS order).
-DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
-            ids.BOX_THRESHOLD: None,
-            ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
-
 
 def _path_vertices(path: str) -> tuple[list[float], list[float]]:
     """Rows and columns of the vertices of an SVG path 'M x,y L x,y ... Z'."""
@@ -115,29 +109,6 @@ def spec_from_page(figure: dict | None, values) -> MaskSpec:
 DEFER_AUTO_PIXELS = 4_000_000
 
 
-def mask_for(store, meta: dict, spec: MaskSpec, wait_for_auto: bool = True):
-    """(frame, mask, auto-mask parameters) of an upload under a spec.
-
-    ValueError when the spec is out of range for the frame (:meth:`MaskSpec.check`).
-    With ``wait_for_auto`` False, an auto mask not computed yet is left out
-    (params then say ``{"pending": True}``) instead of computed now.
-    """
-    upload_id = meta["upload_id"]
-    image, stored, _ = store.load_upload(upload_id)
-    spec.check(image.shape)
-    user = store.user_mask(upload_id)
-    base = stored if user is None else (user if stored is None else stored | user)
-    auto, params = None, {}
-    if spec.auto:
-        cached = store.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast)
-        if cached is None:
-            spec = dataclasses.replace(spec, auto=False)
-            params = {"pending": True}
-        else:
-            auto, params = cached
-    return image, build_mask(image, spec, base, auto), params
-
-
 def refusal(exc: Exception) -> html.Span:
     """An error sentence for the page."""
     return html.Span(str(exc).strip("'"), className="error")
@@ -223,7 +194,7 @@ def register(app, store) -> None:
         big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
         try:
             spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
-            image, mask, params = mask_for(store, meta, spec, wait_for_auto=not big)
+            image, mask, params = store.upload_mask(meta["upload_id"], spec, wait_for_auto=not big)
         except ValueError as exc:
             return no_update, refusal(exc), no_update
         pending = meta["upload_id"] if params.get("pending") else no_update
@@ -245,7 +216,7 @@ def register(app, store) -> None:
         if not upload_id or not meta or meta["upload_id"] != upload_id:
             return no_update, no_update
         try:
-            image, mask, params = mask_for(store, meta, spec_from_page(figure, values))
+            image, mask, params = store.upload_mask(meta["upload_id"], spec_from_page(figure, values))
         except ValueError as exc:
             return no_update, refusal(exc)
         return mask_patch(image, mask, figure), describe_mask(mask, params)
@@ -269,7 +240,7 @@ def register(app, store) -> None:
         if window is None and display_stride(shape) == 1:
             return no_update
         try:
-            image, mask, _ = mask_for(store, meta, spec_from_page(figure, values)) if window else (None,) * 3
+            image, mask, _ = store.upload_mask(meta["upload_id"], spec_from_page(figure, values)) if window else (None,) * 3
         except ValueError:
             return no_update  # the mask callback says what is wrong
         return tile_patch(Patch(), image, mask, window, levels=figure["layout"]["meta"]["levels"])
@@ -311,7 +282,7 @@ def register(app, store) -> None:
         if not meta:
             return no_update
         try:
-            _, mask, _ = mask_for(store, meta, spec_from_page(figure, values))
+            _, mask, _ = store.upload_mask(meta["upload_id"], spec_from_page(figure, values))
         except ValueError:
             return no_update  # the mask callback says what is wrong
         stem = Path(meta["name"]).stem or "frame"

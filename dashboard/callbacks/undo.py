@@ -11,7 +11,7 @@ from __future__ import annotations
 from dash import Input, Output, State, ctx, no_update
 
 from .. import ids
-from .mask import describe_mask, mask_edit, mask_for, mask_patch, spec_from_inputs
+from .mask import describe_mask, mask_edit, mask_patch, spec_from_inputs
 
 #: Edits kept per frame (the issue asks for at least 20).
 DEPTH = 50
@@ -86,7 +86,7 @@ def register(app, store) -> None:
         state = history["stack"][index]
         try:
             spec = spec_from_inputs(state["shapes"], dict(zip(ids.MASK_CONTROLS, state["values"])))
-            image, mask, params = mask_for(store, meta, spec)
+            image, mask, params = store.upload_mask(meta["upload_id"], spec)
         except (KeyError, TypeError, ValueError):  # a history the browser altered
             return nothing
         patch = mask_patch(image, mask, figure)

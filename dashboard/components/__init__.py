@@ -1,0 +1,1 @@
+"""Pieces of the pages' layout: functions that return Dash components, no callbacks."""

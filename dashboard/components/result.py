@@ -1,0 +1,100 @@
+"""The result of a finished job as the heal page and the review page show it:
+figures, score line, batch and grid tables, download links."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from ..figures import profile_figure, result_figure
+from ..store import JOB_FILES
+
+HIDDEN = {"display": "none"}
+SHOWN = {"display": "block"}
+
+
+def score_text(scores: dict) -> str:
+    """One line comparing the fit with the classical fills (lower is better)."""
+    if not scores or scores.get("dip") is None:
+        return ""
+    labels = {"dip": "xray-heal"}  # the stored key of the result's own score
+    parts = [f"{labels.get(name, name)} {value:.3f}" for name, value in scores.items() if name != "poisson_floor"]
+    floor = scores.get("poisson_floor")
+    return ("Score, RMSE of log10(1 + I) on held-out pixels: " + " · ".join(parts)
+            + (f" (Poisson floor {floor:.3f})" if floor is not None else ""))
+
+
+def downloads(store, job_id: str) -> list:
+    """Links to the files the job's bundle holds, and to all of them as a zip."""
+    links = [html.A("everything (zip)", href=f"/download/{job_id}/bundle.zip", download=f"{job_id}.zip",
+                    id="download-bundle-zip")]
+    for name, (_, label) in JOB_FILES.items():
+        if label is None:  # the preview is shown on the pages, not offered as a file
+            continue
+        try:
+            store.job_file(job_id, name)
+        except KeyError:
+            continue
+        links.append(html.A(label, href=f"/download/{job_id}/{name}", download=name,
+                            id=f"download-{name.replace('.', '-')}"))
+    return links
+
+
+def grid_table(runs: list[dict] | None, shown: int = 10):
+    """The best ``shown`` runs of a grid job, ranked by score (None for a plain job)."""
+    if not runs:
+        return None
+    head = html.Tr([html.Th(t) for t in ("rank", "lr", "param_noise", "reg_noise_std", "score", "fit time")])
+    rows = [html.Tr([html.Td(k), html.Td(f"{r['lr']:g}"), html.Td(str(r["param_noise"])),
+                     html.Td(f"{r['reg_noise_std']:g}"), html.Td(f"{r['score']:.4f}"),
+                     html.Td(f"{r['elapsed_s']:.1f} s")]) for k, r in enumerate(runs[:shown], start=1)]
+    return html.Details([html.Summary(f"Grid: {len(runs)} runs ranked by score; the best (rank 1) is shown"),
+                         html.Table([html.Thead(head), html.Tbody(rows)], className="jobs")],
+                        open=True, id="grid-table")
+
+
+def batch_table(frames: list[dict] | None):
+    """Per-frame score and fit time of a batch job (None for a single frame)."""
+    if not frames:
+        return None
+    head = html.Tr([html.Th("frame"), html.Th("score"), html.Th("fit time")])
+    rows = [html.Tr([html.Td(f"{k}: {f['frame']}"), html.Td(f"{f['score']:.3f}" if f.get("score") is not None else ""),
+                     html.Td(f"{f['elapsed_s']:.1f} s")]) for k, f in enumerate(frames)]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="jobs batch", id="batch-table")
+
+
+def result_view(store, job_id: str, record: dict):
+    """(result figure, its style, info, downloads, profile figure, its style) of a finished job."""
+    import json
+
+    import numpy as np
+    import tifffile
+
+    image, _, _ = store.load_upload(record["upload_id"])
+    healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
+    uncertainty = tifffile.imread(store.job_file(job_id, "uncertainty.tif"))
+    mask = store.job_mask(job_id)
+    fig = result_figure(image, mask, healed, uncertainty)
+    r = record["result"]
+    message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
+               f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
+    if r.get("blend"):
+        w = r["blend"]["weights"]
+        message += ("; blend of " + ", ".join(f"{k} {v:.2f}" for k, v in w.items())
+                    + (f" (the fit alone scored {r['blend']['dip_score']:.3f})" if r["blend"].get("dip_score") else ""))
+    if r.get("frames"):
+        message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
+    info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
+            batch_table(r.get("frames")), grid_table(r.get("grid")),
+            html.Div(["Review link to share: ", dcc.Link(f"/job/{job_id}", href=f"/job/{job_id}", id="review-link")])]
+    try:
+        curves = json.loads(store.job_file(job_id, "profiles.json").read_text())
+        profile_fig, profile_style = profile_figure(curves), SHOWN
+    except KeyError:
+        curves, profile_fig, profile_style = {}, {}, HIDDEN
+    check = curves.get("mirror_check")
+    if check:
+        spread = np.median(uncertainty[mask]) if uncertainty.any() else 0.0
+        info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
+                             f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
+                             f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
+    return fig, SHOWN, info, downloads(store, job_id), profile_fig, profile_style
