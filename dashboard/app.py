@@ -8,7 +8,7 @@ from pathlib import Path
 from dash import Dash, Input, Output, html
 from flask import Response, abort, jsonify, request, send_file
 
-from . import auth, ids, layout, review
+from . import auth, ids, jobs, layout, review
 from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
 from .uploads import stored
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Dash:
 def build(settings: Settings):
     """(app, background manager) for these settings."""
     store = open_store(settings.data_dir)
+    jobs.log_to(settings.data_dir)
     manager = background_manager(settings, store)
     app = Dash(
         __name__,

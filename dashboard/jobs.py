@@ -190,9 +190,12 @@ def log_to(data_dir: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "jobs.log"
     root = logging.getLogger("dashboard")
-    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
-        handler = logging.FileHandler(path)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    for old in [h for h in root.handlers if getattr(h, "xray_heal_log", False)]:  # one data folder at a time
+        root.removeHandler(old)
+        old.close()
+    handler = logging.FileHandler(path)
+    handler.xray_heal_log = True
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     return path

@@ -481,3 +481,22 @@ def test_queue_status_counts_jobs_ahead_and_estimates_from_finished_fits(tmp_pat
     assert store.queue_status(ids_[2]) == (2, None)
     store.update_job(ids_[0], state="done", result={"elapsed_s": 30.0})
     assert store.queue_status(ids_[2]) == (1, 30.0)
+
+
+def test_a_failed_job_leaves_its_traceback_in_the_log_and_one_line_on_the_page(tmp_path, small_tiff, monkeypatch):
+    from dashboard import jobs
+    from dip_engine import fit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the GPU driver went away")
+
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    log = jobs.log_to(tmp_path)
+    meta = store.save_upload("frame.tif", path.read_bytes())
+    monkeypatch.setattr(fit, "heal", broken)
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 5, 0)
+    assert message == ("The fit failed (RuntimeError: the GPU driver went away); the job was recorded as failed.")
+    assert store.job(job_id)["state"] == "failed"
+    text = log.read_text()
+    assert f"job {job_id} failed" in text and "Traceback" in text and "the GPU driver went away" in text
