@@ -36,6 +36,10 @@ COL_THRESHOLD = "col-threshold"
 GROW = "grow"
 MASK_SUMMARY = "mask-summary"
 MASK_HISTORY = "mask-history"
+#: The mask as data: {upload_id, shapes (as drawn), values (MASK_CONTROLS order), file}
+MASK_STATE = "mask-state"
+#: What the frame figure shows: {upload_id, levels (colour scale), window (zoomed full-resolution tile)}
+VIEW = "frame-view"
 UNDO = "undo-button"
 REDO = "redo-button"
 

@@ -175,6 +175,8 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.MASK_FILE_STORE),
         dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.MASK_HISTORY),
+        dcc.Store(id=ids.MASK_STATE),
+        dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.LAST_JOB),
         dcc.Store(id=ids.STREAMED),

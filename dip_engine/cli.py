@@ -7,6 +7,7 @@ Bad input ends with exit status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -94,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed ``heal``, ``grid`` or ``mask`` command; the exit status."""
-    quiet_libraries()
     try:
-        return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)
+        with quiet_libraries():
+            return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)
     except (FrameError, ValueError) as exc:
         print(f"xray-heal: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -105,11 +106,18 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-def quiet_libraries() -> None:
-    """Keep the readers' own log lines and warnings off the terminal: the CLI says
-    what went wrong in its one line."""
+@contextlib.contextmanager
+def quiet_libraries():
+    """While a command runs, keep the readers' own log lines and warnings off the
+    terminal: the CLI says what went wrong in its one line."""
+    before = logging.root.manager.disable
     logging.disable(logging.ERROR)
-    warnings.simplefilter("ignore")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(before)
 
 
 def check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:

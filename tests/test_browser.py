@@ -18,6 +18,29 @@ def _open(page, live_server):
     expect(page.locator("#frame-graph .main-svg").first).to_be_visible(timeout=30000)
 
 
+def _wait_until_quiet(page, quiet_s: float = 1.5, limit_s: float = 60):
+    """Wait until no callback request has been in flight for ``quiet_s`` seconds."""
+    state = {"open": 0, "last": time.monotonic()}
+
+    def started(request):
+        if "_dash-update-component" in request.url:
+            state["open"] += 1
+
+    def ended(request):
+        if "_dash-update-component" in request.url:
+            state["open"] -= 1
+            state["last"] = time.monotonic()
+
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+    deadline = time.monotonic() + limit_s
+    while (state["open"] > 0 or time.monotonic() - state["last"] < quiet_s) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    for event, handler in (("request", started), ("requestfinished", ended), ("requestfailed", ended)):
+        page.remove_listener(event, handler)
+
+
 def _draw_box(page):
     box = page.locator("#frame-graph .nsewdrag").first.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4
@@ -251,3 +274,40 @@ def test_a_set_of_frames_heals_as_one_batch_job(page, live_server, tmp_path):
     expect(table).to_be_visible(timeout=120000)
     expect(table.locator("tbody tr")).to_have_count(2)
     expect(table).to_contain_text("1: same.tif")
+
+
+def test_a_mask_edit_on_a_1mp_frame_sends_little_each_way(page, live_server, tmp_path):
+    """The mask is data: an edit sends the drawn shapes and control values, and gets back
+    the overlay, not the whole figure (which holds the frame's picture)."""
+    import numpy as np
+    import tifffile
+
+    frame = np.random.default_rng(0).poisson(30, (1024, 1024)).astype(np.int32)
+    frame[500:520] = -1
+    tifffile.imwrite(tmp_path / "big.tif", frame)
+    _open(page, live_server)
+    summary = page.locator("#mask-summary")
+    expect(summary).to_contain_text("Auto mask: beam centre", timeout=30000)
+    example = summary.inner_text()
+    page.set_input_files("#upload input[type=file]", str(tmp_path / "big.tif"))
+    expect(page.locator("#frame-info")).to_contain_text("big.tif: 1024 x 1024", timeout=30000)
+    expect(summary).not_to_have_text(example, timeout=60000)  # the new frame's figure and mask are up
+    expect(summary).to_contain_text("Auto mask: beam centre")
+    page.wait_for_function("() => { const g = document.querySelector('#frame-graph .js-plotly-plot');"
+                           " return g && g.layout && g.layout.xaxis.range && Math.max(...g.layout.xaxis.range) > 1000; }",
+                           timeout=60000)  # the new frame's figure is drawn
+    _wait_until_quiet(page)  # and its own events are over
+    sizes = []
+
+    def measure(response):
+        if "_dash-update-component" in response.url:
+            sizes.append((len(response.request.post_data_buffer or b""), len(response.body())))
+
+    page.on("response", measure)
+    _draw_until_the_mask_follows(page, summary)
+    page.wait_for_timeout(1500)
+    page.remove_listener("response", measure)
+    sent, received = max(s for s, _ in sizes), max(r for _, r in sizes)
+    print(f"\nmask edit on 1 MP: {len(sizes)} requests, largest {sent / 1e3:.1f} kB sent, "
+          f"{received / 1e3:.1f} kB received")
+    assert sent < 50_000 and received < 50_000

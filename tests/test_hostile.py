@@ -70,6 +70,16 @@ def post(url: str, data: bytes, content_type: str = "application/json", timeout:
         return status, body.decode(errors="replace")
 
 
+def mask_state(upload_id: str, **controls) -> dict:
+    """The page's mask state for an upload: no shapes, default controls but ``controls``
+    (by MaskSpec name: grow, sigma, ...)."""
+    from dashboard.layout import DEFAULTS
+
+    by_name = {ids.GROW: "grow", ids.SIGMA: "sigma", ids.CONTRAST: "contrast"}
+    values = [controls.get(by_name.get(i), DEFAULTS[i]) for i in ids.MASK_CONTROLS]
+    return {"upload_id": upload_id, "shapes": [], "values": values, "file": None}
+
+
 def data_uri(path: Path) -> str:
     return "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
 
@@ -134,6 +144,7 @@ def test_a_killed_server_restarts_on_its_port_while_its_job_runs(tmp_path):
         example = json.loads((data / "uploads" / "example" / "meta.json").read_text())
         body = callback_body(deps, f"{ids.HEAL}.n_clicks", {
             f"{ids.HEAL}.n_clicks": 1, f"{ids.FRAME_STORE}.data": example, f"{ids.PRESET}.value": "fast",
+            f"{ids.MASK_STATE}.data": mask_state("example"),
             f"{ids.ITERATIONS}.value": 100_000, f"{ids.SEED}.value": 0, f"{ids.SESSION}.data": "s1"})
         status, answer = post(f"{url}/_dash-update-component", json.dumps(body).encode())
         assert status == 200, answer
@@ -186,11 +197,8 @@ def test_upload_payloads_of_the_wrong_type_get_a_sentence(client, contents):
 
 def test_mask_controls_out_of_range_are_refused_on_the_server(client):
     """A mask callback called directly with grow = 80 (2.5 GB before) gets a sentence."""
-    values = {f"{ids.FRAME_STORE}.data": client.example, f"{ids.GROW}.value": 80,
-              f"{ids.GRAPH}.figure": {"layout": {"uirevision": "example"}}}
-    values[f"{ids.GRAPH}.relayoutData"] = None
-    body = callback_body(client.deps, f"{ids.FRAME_STORE}.data", values, output=f"{ids.MASK_SUMMARY}.children")
-    body["changedPropIds"] = [f"{ids.GROW}.value"]
+    values = {f"{ids.MASK_STATE}.data": mask_state("example", grow=80), f"{ids.VIEW}.data": {"upload_id": "example"}}
+    body = callback_body(client.deps, f"{ids.MASK_STATE}.data", values, output=f"{ids.MASK_SUMMARY}.children")
     before = psutil.Process().memory_info().rss
     answer = client.post("/_dash-update-component", json=body)
     assert answer.status_code == 200
@@ -279,8 +287,7 @@ def test_a_data_folder_that_turns_read_only_keeps_the_page_working(client, monke
     assert "cannot store uploads right now" in json.dumps(response[ids.MESSAGE])
     # the shown frame's auto mask is still drawn when it cannot be cached
     monkeypatch.setattr(np, "save", refuse)
-    response = call(client, f"{ids.FRAME_STORE}.data", {f"{ids.FRAME_STORE}.data": client.example,
-                                                        f"{ids.AUTO}.value": ["auto"]},
+    response = call(client, f"{ids.MASK_STATE}.data", {f"{ids.MASK_STATE}.data": mask_state("example")},
                     output=f"{ids.MASK_SUMMARY}.children")
     assert "Auto mask: beam centre" in json.dumps(response[ids.MASK_SUMMARY])
 

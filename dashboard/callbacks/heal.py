@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 from .. import auth, ids
 from ..jobs import execute_job, run_heal_job
 from ..components.result import HIDDEN, downloads, result_view
-from .mask import spec_from_page
+from .mask import spec_from_state
 
 
 
@@ -36,7 +36,7 @@ def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
         Output(ids.PROFILE_GRAPH, "style"),
         Input(ids.HEAL, "n_clicks"),
         State(ids.FRAME_STORE, "data"),
-        State(ids.GRAPH, "figure"),
+        State(ids.MASK_STATE, "data"),
         State(ids.PRESET, "value"),
         State(ids.ITERATIONS, "value"),
         State(ids.SEED, "value"),
@@ -47,7 +47,6 @@ def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
         State(ids.SET_STORE, "data"),
         State(ids.CENTER_ROW, "value"),
         State(ids.CENTER_COL, "value"),
-        *[State(i, "value") for i in ids.MASK_CONTROLS],
         background=True,
         manager=manager,
         running=[
@@ -66,12 +65,16 @@ def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
         interval=500,
         prevent_initial_call=True,
     )
-    def on_heal(set_progress, n_clicks, meta, figure, preset, iterations, seed, owner, _session, all_frames,
-                grid, frame_set, row, col, *mask_values):
-        if not meta:
+    def on_heal(set_progress, n_clicks, meta, state, preset, iterations, seed, owner, _session, all_frames,
+                grid, frame_set, row, col):
+        if not meta or not state:
             return {}, HIDDEN, "Load a frame first.", [], {}, HIDDEN
-        spec = spec_from_page(figure, mask_values)
-        job_id, message = run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots,
+        try:
+            spec = spec_from_state(state)
+        except ValueError as exc:
+            return {}, HIDDEN, html.Span(f"Cannot heal: {exc}", className="error"), [], {}, HIDDEN
+        job_id, message = run_heal_job(store, set_progress, {"upload_id": state.get("upload_id")}, spec, preset,
+                                       iterations, seed, slots,
                                        owner=job_owner(login, owner), all_frames=bool(all_frames),
                                        grid=bool(grid), frame_set=frame_set,
                                        center=(row, col) if row is not None and col is not None else None)

@@ -11,7 +11,7 @@ import numpy as np
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dip_engine import FrameError
-from dip_engine.io import write_mask
+from dip_engine.io import MASK_SUFFIXES, write_mask
 from dip_engine.masks import MAX_SHAPES, MaskSpec, summary
 
 from .. import ids
@@ -90,19 +90,45 @@ def _add_shape(spec: MaskSpec, shape: dict) -> None:
         spec.lines.append([_number(shape[k]) for k in ("y0", "x0", "y1", "x1")])
 
 
-def page_shapes(figure: dict | None, relayout: dict | None = None) -> list:
-    """The shapes drawn on the page: the full list a relayout event carries
-    (drawn or erased) when the event is the trigger (an older one may be
-    stale after an undo), else the figure's (moved shapes update it)."""
-    if relayout and "shapes" in relayout:
-        return relayout["shapes"]
-    return (figure or {}).get("layout", {}).get("shapes") or []
+_SHAPE_KEY = re.compile(r"^shapes\[(\d+)\]\.(\w+)$")
 
 
-def spec_from_page(figure: dict | None, values) -> MaskSpec:
-    """The spec of what the page shows: the figure's shapes and the controls' values
-    (in :data:`dashboard.ids.MASK_CONTROLS` order)."""
-    return spec_from_inputs(page_shapes(figure), dict(zip(ids.MASK_CONTROLS, values)))
+def apply_relayout(shapes: list, relayout: dict | None) -> list | None:
+    """The drawn shapes after a relayoutData event: the full list it carries after a
+    draw or erase, or the shapes with a moved one's new coordinates; None when the
+    event (a zoom, pan or autosize) did not touch them."""
+    if not relayout:
+        return None
+    if "shapes" in relayout:
+        return list(relayout["shapes"] or [])
+    moved = [(int(m[1]), m[2], v) for k, v in relayout.items() if (m := _SHAPE_KEY.match(k))]
+    if not moved:
+        return None
+    shapes = [dict(shape) for shape in shapes]
+    for index, key, value in moved:
+        if 0 <= index < len(shapes):
+            shapes[index][key] = value
+    return shapes
+
+
+def edited_state(state: dict | None, meta: dict, triggers: set, relayout, values: list, mask_file) -> dict | None:
+    """The mask state after an edit: a fresh one for a new frame (no shapes yet), else
+    ``state`` with the new shapes, control values and mask file; None when nothing changed
+    (a zoom or pan)."""
+    if not triggers or ids.FRAME_STORE in triggers or not state or state.get("upload_id") != meta["upload_id"]:
+        return {"upload_id": meta["upload_id"], "shapes": [], "values": list(values), "file": mask_file}
+    shapes = apply_relayout(state["shapes"], relayout) if ids.GRAPH in triggers else None
+    if shapes is None and triggers == {ids.GRAPH}:
+        return None
+    return {**state, "shapes": state["shapes"] if shapes is None else shapes, "values": list(values),
+            "file": mask_file}
+
+
+def spec_from_state(state: dict) -> MaskSpec:
+    """The :class:`MaskSpec` of a mask state (ValueError with a sentence if malformed)."""
+    if not isinstance(state, dict) or not isinstance(state.get("values"), list):
+        raise ValueError("the page's mask settings are malformed; reload the page")
+    return spec_from_inputs(state.get("shapes"), dict(zip(ids.MASK_CONTROLS, state["values"])))
 
 
 #: Frames above this many pixels are shown before their auto mask is ready.
@@ -129,34 +155,13 @@ def describe_mask(mask: np.ndarray, params: dict) -> list:
     return lines
 
 
-def mask_patch(image: np.ndarray, mask: np.ndarray, figure: dict) -> Patch:
-    """Redraw only the mask of the shown frame figure (and its tile when zoomed in)."""
+def mask_patch(image: np.ndarray, mask: np.ndarray, window) -> Patch:
+    """Redraw only the mask of the shown frame figure (and its tile when zoomed in to ``window``)."""
     patch = Patch()
     patch["data"][MASK_TRACE]["source"] = mask_overlay_source(mask)
-    window = view_window((figure or {}).get("layout", {}), mask.shape)
     if window is not None:
         tile_patch(patch, image, mask, window)
     return patch
-
-
-def touches_shapes(relayout) -> bool:
-    """Whether a relayoutData event drew, erased or moved a shape."""
-    return bool(relayout) and any(k == "shapes" or k.startswith("shapes[") for k in relayout)
-
-
-def mask_edit(relayout, figure, stale: bool = False) -> tuple[bool, list] | None:
-    """What the trigger of a callback on the frame, the graph and the mask controls changed.
-
-    None for a zoom, pan or autosize (the mask is unchanged); else
-    (new frame, drawn shapes): a new frame (or, with ``stale``, a figure of
-    another frame still on the page) has none yet, otherwise the page's
-    (:func:`page_shapes`).
-    """
-    triggers = set(ctx.triggered_prop_ids.values())
-    if triggers == {ids.GRAPH} and not touches_shapes(relayout):
-        return None
-    new_frame = not triggers or ids.FRAME_STORE in triggers or stale
-    return new_frame, [] if new_frame else page_shapes(figure, relayout if ids.GRAPH in triggers else None)
 
 
 def mask_file_bytes(mask: np.ndarray, suffix: str) -> bytes:
@@ -167,84 +172,105 @@ def mask_file_bytes(mask: np.ndarray, suffix: str) -> bytes:
 
 
 def register(app, store) -> None:
-    controls = [Input(i, "value") for i in ids.MASK_CONTROLS]
+    _register_edits(app, store)
+    _register_views(app, store)
+    _register_files(app, store)
+
+
+def _register_edits(app, store) -> None:
+    @app.callback(
+        Output(ids.MASK_STATE, "data"),
+        Input(ids.FRAME_STORE, "data"),
+        Input(ids.MASK_FILE_STORE, "data"),
+        Input(ids.GRAPH, "relayoutData"),
+        *[Input(i, "value") for i in ids.MASK_CONTROLS],
+        State(ids.MASK_STATE, "data"),
+    )
+    def on_edit(meta, mask_file, relayout, *rest):
+        """Drawn shapes, controls and mask files -> the mask state (small: no figure travels)."""
+        *values, state = rest
+        if not isinstance(meta, dict) or "upload_id" not in meta:
+            return None
+        triggers = set(ctx.triggered_prop_ids.values())
+        new = edited_state(state, meta, triggers, relayout, values, mask_file)
+        return no_update if new is None else new
 
     @app.callback(
         Output(ids.GRAPH, "figure"),
         Output(ids.MASK_SUMMARY, "children"),
         Output(ids.AUTO_PENDING, "data"),
-        Input(ids.FRAME_STORE, "data"),
-        Input(ids.MASK_FILE_STORE, "data"),
-        Input(ids.GRAPH, "relayoutData"),
-        *controls,
-        State(ids.GRAPH, "figure"),
+        Output(ids.VIEW, "data"),
+        Input(ids.MASK_STATE, "data"),
+        State(ids.VIEW, "data"),
+        prevent_initial_call=True,
     )
-    def on_mask_change(meta, _mask_file, relayout, *rest):
-        *values, figure = rest
-        if not meta:
-            return {}, "", no_update
-        # a full figure for a new frame, or when the page still shows another
-        # frame's figure (a Patch would land on the wrong figure)
-        shown = (figure or {}).get("layout", {}).get("uirevision")
-        edit = mask_edit(relayout, figure, stale=shown != meta["upload_id"])
-        if edit is None:
-            return no_update, no_update, no_update
-        new_frame, shapes = edit
-        # a big new frame is shown at once; its auto mask follows (on_auto_pending)
-        big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
+    def on_mask(state, view):
+        """The mask state -> the figure: a whole figure for a new frame, else only its overlay."""
+        if not state:
+            return {}, "", no_update, None
+        upload_id = state.get("upload_id")
+        new_frame = not view or view.get("upload_id") != upload_id
         try:
-            spec = spec_from_inputs(shapes, dict(zip(ids.MASK_CONTROLS, values)))
-            image, mask, params = store.upload_mask(meta["upload_id"], spec, wait_for_auto=not big)
+            meta = store.upload_meta(upload_id)
+            # a big new frame is shown at once; its auto mask follows (on_auto_pending)
+            big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
+            image, mask, params = store.upload_mask(upload_id, spec_from_state(state), wait_for_auto=not big)
+        except (KeyError, TypeError):
+            return no_update, refusal("The frame is no longer on the server; load it again."), no_update, no_update
         except ValueError as exc:
-            return no_update, refusal(exc), no_update
-        pending = meta["upload_id"] if params.get("pending") else no_update
+            return no_update, refusal(exc), no_update, no_update
+        pending = upload_id if params.get("pending") else no_update
         if new_frame:
-            return frame_figure(image, mask, revision=meta["upload_id"]), describe_mask(mask, params), pending
-        return mask_patch(image, mask, figure), describe_mask(mask, params), pending
+            figure = frame_figure(image, mask, revision=upload_id)
+            view = {"upload_id": upload_id, "levels": figure.layout.meta["levels"], "window": None}
+            return figure, describe_mask(mask, params), pending, view
+        return mask_patch(image, mask, view.get("window")), describe_mask(mask, params), pending, no_update
 
+
+def _register_views(app, store) -> None:
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),
         Output(ids.MASK_SUMMARY, "children", allow_duplicate=True),
         Input(ids.AUTO_PENDING, "data"),
-        State(ids.FRAME_STORE, "data"),
-        State(ids.GRAPH, "figure"),
-        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        State(ids.MASK_STATE, "data"),
+        State(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
-    def on_auto_pending(upload_id, meta, figure, *values):
+    def on_auto_pending(upload_id, state, view):
         """A big frame's auto mask, computed (and cached) once the frame is shown."""
-        if not upload_id or not meta or meta["upload_id"] != upload_id:
+        if not upload_id or not state or state.get("upload_id") != upload_id:
             return no_update, no_update
         try:
-            image, mask, params = store.upload_mask(meta["upload_id"], spec_from_page(figure, values))
-        except ValueError as exc:
+            image, mask, params = store.upload_mask(upload_id, spec_from_state(state))
+        except (KeyError, ValueError) as exc:
             return no_update, refusal(exc)
-        return mask_patch(image, mask, figure), describe_mask(mask, params)
+        return mask_patch(image, mask, (view or {}).get("window")), describe_mask(mask, params)
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Output(ids.VIEW, "data", allow_duplicate=True),
         Input(ids.GRAPH, "relayoutData"),
-        State(ids.FRAME_STORE, "data"),
-        State(ids.GRAPH, "figure"),
-        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        State(ids.VIEW, "data"),
+        State(ids.MASK_STATE, "data"),
         prevent_initial_call=True,
     )
-    def on_zoom(relayout, meta, figure, *values):
+    def on_zoom(relayout, view, state):
         """Full-resolution tiles when the view is zoomed in on a downsampled frame."""
-        if not meta or not relayout or not any(k.startswith(("xaxis.", "yaxis.")) for k in relayout):
-            return no_update
-        if (figure or {}).get("layout", {}).get("uirevision") != meta["upload_id"]:
-            return no_update
-        shape = tuple(meta["shape"])
-        window = None if "xaxis.autorange" in relayout else view_window(relayout, shape)
-        if window is None and display_stride(shape) == 1:
-            return no_update
+        if not view or not state or view.get("upload_id") != state.get("upload_id") or not relayout \
+                or not any(k.startswith(("xaxis.", "yaxis.")) for k in relayout):
+            return no_update, no_update
         try:
-            image, mask, _ = store.upload_mask(meta["upload_id"], spec_from_page(figure, values)) if window else (None,) * 3
-        except ValueError:
-            return no_update  # the mask callback says what is wrong
-        return tile_patch(Patch(), image, mask, window, levels=figure["layout"]["meta"]["levels"])
+            shape = tuple(store.upload_meta(view["upload_id"])["shape"])
+            window = None if "xaxis.autorange" in relayout else view_window(relayout, shape)
+            if window is None and display_stride(shape) == 1:
+                return no_update, no_update
+            image, mask, _ = store.upload_mask(view["upload_id"], spec_from_state(state)) if window else (None,) * 3
+        except (KeyError, ValueError):
+            return no_update, no_update  # the mask callback says what is wrong
+        return tile_patch(Patch(), image, mask, window, levels=view["levels"]), {**view, "window": window}
 
+
+def _register_files(app, store) -> None:
     @app.callback(
         Output(ids.MASK_FILE_STORE, "data"),
         Output(ids.MESSAGE, "children", allow_duplicate=True),
@@ -273,17 +299,15 @@ def register(app, store) -> None:
         Output(ids.MASK_DOWNLOAD, "data"),
         Input(ids.MASK_DOWNLOAD_BUTTON, "n_clicks"),
         State(ids.MASK_FORMAT, "value"),
-        State(ids.FRAME_STORE, "data"),
-        State(ids.GRAPH, "figure"),
-        *[State(i, "value") for i in ids.MASK_CONTROLS],
+        State(ids.MASK_STATE, "data"),
         prevent_initial_call=True,
     )
-    def on_mask_download(_n, suffix, meta, figure, *values):
-        if not meta:
+    def on_mask_download(_n, suffix, state):
+        if not state or suffix not in MASK_SUFFIXES:
             return no_update
         try:
-            _, mask, _ = store.upload_mask(meta["upload_id"], spec_from_page(figure, values))
-        except ValueError:
+            _, mask, _ = store.upload_mask(state["upload_id"], spec_from_state(state))
+            stem = Path(store.upload_meta(state["upload_id"])["name"]).stem or "frame"
+        except (KeyError, ValueError):
             return no_update  # the mask callback says what is wrong
-        stem = Path(meta["name"]).stem or "frame"
         return dcc.send_bytes(mask_file_bytes(mask, suffix), f"{stem}-mask{suffix}")

@@ -8,10 +8,9 @@ move the index and put that state back on the page, mask overlay included.
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, no_update
 
 from .. import ids
-from .mask import describe_mask, mask_edit, mask_patch, spec_from_inputs
 
 #: Edits kept per frame (the issue asks for at least 20).
 DEPTH = 50
@@ -35,22 +34,17 @@ def push(history: dict | None, upload_id: str, state: dict, new_frame: bool) -> 
 def register(app, store) -> None:
     @app.callback(
         Output(ids.MASK_HISTORY, "data"),
-        Input(ids.FRAME_STORE, "data"),
-        Input(ids.GRAPH, "relayoutData"),
-        *[Input(i, "value") for i in ids.MASK_CONTROLS],
-        State(ids.GRAPH, "figure"),
+        Input(ids.MASK_STATE, "data"),
         State(ids.MASK_HISTORY, "data"),
+        prevent_initial_call=True,
     )
-    def record(meta, relayout, *rest):
-        *values, figure, history = rest
-        if not meta:
+    def record(state, history):
+        """Every new mask state is an edit to undo (a new frame starts a fresh history)."""
+        if not state:
             return None
-        edit = mask_edit(relayout, figure)
-        if edit is None:
-            return no_update  # zoom or pan
-        new_frame, shapes = edit
-        state = {"shapes": shapes, "values": list(values)}
-        updated = push(history, meta["upload_id"], state, new_frame)
+        entry = {"shapes": state["shapes"], "values": state["values"]}
+        new_frame = not history or history.get("upload_id") != state["upload_id"]
+        updated = push(history, state["upload_id"], entry, new_frame)
         return no_update if updated is None else updated
 
     @app.callback(
@@ -65,30 +59,25 @@ def register(app, store) -> None:
 
     @app.callback(
         Output(ids.MASK_HISTORY, "data", allow_duplicate=True),
+        Output(ids.MASK_STATE, "data", allow_duplicate=True),
         Output(ids.GRAPH, "figure", allow_duplicate=True),
-        Output(ids.MASK_SUMMARY, "children", allow_duplicate=True),
         *[Output(i, "value", allow_duplicate=True) for i in ids.MASK_CONTROLS],
         Input(ids.UNDO, "n_clicks"),
         Input(ids.REDO, "n_clicks"),
         State(ids.MASK_HISTORY, "data"),
-        State(ids.FRAME_STORE, "data"),
-        State(ids.GRAPH, "figure"),
+        State(ids.MASK_STATE, "data"),
         prevent_initial_call=True,
     )
-    def restore(_undo, _redo, history, meta, figure):
+    def restore(_undo, _redo, history, state):
+        """Put an earlier (or undone) edit back: the mask state (the overlay follows from it),
+        the drawn shapes on the figure and the controls."""
         nothing = (no_update,) * (3 + len(ids.MASK_CONTROLS))
-        if not history or not meta or history["upload_id"] != meta["upload_id"]:
+        if not history or not state or history.get("upload_id") != state.get("upload_id"):
             return nothing
-        step = -1 if ctx.triggered_id == ids.UNDO else 1
-        index = history["index"] + step
+        index = history["index"] + (-1 if ctx.triggered_id == ids.UNDO else 1)
         if not 0 <= index < len(history["stack"]):
             return nothing
-        state = history["stack"][index]
-        try:
-            spec = spec_from_inputs(state["shapes"], dict(zip(ids.MASK_CONTROLS, state["values"])))
-            image, mask, params = store.upload_mask(meta["upload_id"], spec)
-        except (KeyError, TypeError, ValueError):  # a history the browser altered
-            return nothing
-        patch = mask_patch(image, mask, figure)
-        patch["layout"]["shapes"] = state["shapes"]
-        return ({**history, "index": index}, patch, describe_mask(mask, params), *state["values"])
+        entry = history["stack"][index]
+        patch = Patch()
+        patch["layout"]["shapes"] = entry["shapes"]
+        return ({**history, "index": index}, {**state, **entry}, patch, *entry["values"])
