@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Dash:
 
 def build(settings: Settings):
     """(app, background manager) for these settings."""
-    store = open_store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.max_pixels)
     jobs.log_to(settings.data_dir)
     manager = background_manager(settings, store)
     app = Dash(
@@ -56,10 +56,10 @@ def build(settings: Settings):
     return app, manager
 
 
-def open_store(data_dir: Path) -> Store:
+def open_store(data_dir: Path, max_pixels: int) -> Store:
     """The store on the data folder; SystemExit with one line when the folder cannot be written."""
     try:
-        store = Store(data_dir)
+        store = Store(data_dir, max_pixels)
         store.check_writable()
         return store
     except OSError as exc:

@@ -20,7 +20,13 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from .settings import Settings
+
+    parser = build_parser()
+    settings = Settings.from_env()  # XRAY_HEAL_MAX_PIXELS and XRAY_HEAL_THREADS for the engine's commands too
+    for command in parser.commands.choices.values():
+        command.set_defaults(max_pixels=settings.max_pixels, threads=settings.threads)
+    args = parser.parse_args(argv)
     if args.command == "serve":
         from .app import run_server
 

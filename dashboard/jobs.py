@@ -47,7 +47,7 @@ def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
                  all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None,
-                 center=None):
+                 center=None, threads: int | None = None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames``, one batch job heals every frame of a multi-frame
@@ -60,7 +60,8 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     ``set_progress`` receives (bar value, bar max, text, preview data URI, job id).
     Never raises for a bad frame or config: the message says what went wrong
     and the job (if it was created) is marked failed with that reason.
-    At most ``slots`` fits run at once per machine on this data folder.
+    At most ``slots`` fits run at once per machine on this data folder; ``threads``: torch
+    threads of a fit on the CPU (default: every usable core but one).
     """
     try:
         meta = store.upload_meta(meta["upload_id"])  # the server's record, not what the page sent
@@ -75,7 +76,7 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
                                   items=items, grid=grid)
     except OSError:
         return None, "Cannot heal: the server cannot store jobs right now (its data folder is full or read-only)"
-    return job_id, execute_job(store, job_id, set_progress, slots)
+    return job_id, execute_job(store, job_id, set_progress, slots, threads)
 
 
 #: Most frames of one batch job.
@@ -102,7 +103,7 @@ def batch_items(store, meta: dict, frame_set) -> list[dict] | None:
     return None
 
 
-def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
+def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int | None = None) -> str:
     """Run a queued job to its end (done or failed, with the reason); the message for the page.
 
     A batch job (its record lists ``items``, see :func:`batch_items`) heals
@@ -125,7 +126,7 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
                 raise ValueError(f"{item['label']} is {image.shape[0]} x {image.shape[1]} pixels, "
                                  f"the mask {mask.shape[0]} x {mask.shape[1]}")
             label = f"{item['label']} ({n + 1} of {len(items)}): " if item["label"] else ""
-            fitted = _fit(store, job_id, image, mask, config, set_progress, label, grid=record.get("grid", False))
+            fitted = _fit(store, job_id, image, mask, config, set_progress, label, record.get("grid", False), threads)
             if item["label"]:
                 store.save_frame_result(job_id, n, fitted.result, fitted.scores)
                 done.append({"frame": item["label"], "score": fitted.result.score,
@@ -154,7 +155,7 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1) -> str:
             + (f" ({note})" if note else ""))
 
 
-def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False):
+def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False, threads=None):
     """:func:`dip_engine.pipeline.run_heal` of one frame, reporting to the page and
     beating the job's heartbeat; its :class:`~dip_engine.pipeline.HealOutcome`."""
     from dip_engine.pipeline import run_heal  # torch is imported in the job process only
@@ -180,7 +181,8 @@ def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False)
     def on_retry(what):
         set_progress(("0", "100", f"{label}{what.capitalize()}…", None, job_id))
 
-    return run_heal(image, mask, config, progress=on_progress, grid=grid, on_retry=on_retry, on_run=on_run)
+    return run_heal(image, mask, config, progress=on_progress, grid=grid, on_retry=on_retry, on_run=on_run,
+                    threads=threads)
 
 
 def log_to(data_dir: Path) -> Path:

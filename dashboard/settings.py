@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dip_engine.io import DEFAULT_MAX_PIXELS
+
 
 def default_data_dir() -> Path:
     """$XDG_DATA_HOME/xray-heal, else ~/.local/share/xray-heal."""
@@ -32,6 +34,11 @@ class Settings:
         workers (``xray-heal worker``) instead of forked local processes.
     users_file : Path or None
         XRAY_HEAL_USERS: an htpasswd file; turns on login (HTTP basic auth).
+    max_pixels : int
+        XRAY_HEAL_MAX_PIXELS (default 64 MP): the largest frame accepted.
+    threads : int or None
+        XRAY_HEAL_THREADS: torch threads of a fit on the CPU (default: every
+        usable core but one).
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +48,8 @@ class Settings:
     gpu_slots: int = 1
     broker: str | None = None
     users_file: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    threads: int | None = None
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -49,8 +58,12 @@ class Settings:
             port = int(env.get("XRAY_HEAL_PORT", 8050))
             max_mb = float(env.get("XRAY_HEAL_MAX_UPLOAD_MB", 512))
             slots = int(env.get("XRAY_HEAL_GPU_SLOTS", 1))
+            max_pixels = int(env.get("XRAY_HEAL_MAX_PIXELS", DEFAULT_MAX_PIXELS))
         except ValueError as exc:
             raise SystemExit(f"xray-heal: bad setting: {exc}") from None
+        threads = env.get("XRAY_HEAL_THREADS", "").strip()
+        if threads and (not threads.isdigit() or int(threads) < 1):
+            raise SystemExit(f"xray-heal: XRAY_HEAL_THREADS must be a whole number of threads >= 1, got {threads!r}")
         return cls(
             host=env.get("XRAY_HEAL_HOST", "127.0.0.1"),
             port=port,
@@ -59,4 +72,6 @@ class Settings:
             gpu_slots=max(1, slots),
             broker=env.get("XRAY_HEAL_BROKER") or None,
             users_file=Path(env["XRAY_HEAL_USERS"]) if env.get("XRAY_HEAL_USERS") else None,
+            max_pixels=max_pixels,
+            threads=int(threads) if threads else None,
         )

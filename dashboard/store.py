@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from dip_engine import FrameError, read_frame, write_frame
-from dip_engine.io import DatasetChoice
+from dip_engine.io import DEFAULT_MAX_PIXELS, DatasetChoice
 
 logger = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -97,10 +97,11 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 class Store:
-    """Uploads and jobs in one data folder."""
+    """Uploads and jobs in one data folder; uploads above ``max_pixels`` are refused."""
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS):
         self.root = Path(root)
+        self.max_pixels = max_pixels
         self.uploads = self.root / "uploads"
         self.jobs = self.root / "jobs"
         self.cache = self.root / "cache"
@@ -172,7 +173,8 @@ class Store:
         if source is None:
             raise KeyError(upload_id)
         name = json.loads((folder / "source.json").read_text())["name"]
-        frame_data = read_frame(source, name=name, frame=int(frame or 0), dataset=dataset or None)
+        frame_data = read_frame(source, name=name, frame=int(frame or 0), dataset=dataset or None,
+                                max_pixels=self.max_pixels)
         np.save(folder / "frame.npy", frame_data.data)
         (folder / "mask.npy").unlink(missing_ok=True)
         if frame_data.mask is not None:
@@ -266,7 +268,8 @@ class Store:
         folder = self.uploads / check_id(upload_id)
         meta = json.loads((folder / "meta.json").read_text())
         source = next(folder.glob("original*"))
-        return read_frame(source, name=meta["name"], frame=int(frame), dataset=meta.get("dataset")).data
+        return read_frame(source, name=meta["name"], frame=int(frame), dataset=meta.get("dataset"),
+                          max_pixels=self.max_pixels).data
 
     def save_user_mask(self, upload_id: str, name: str, payload: bytes) -> np.ndarray:
         """Store a mask file for an upload (nonzero = missing); FrameError if unusable."""
@@ -277,7 +280,7 @@ class Store:
         source = folder / f"user-mask{_safe_suffix(name)}"
         source.write_bytes(payload)
         try:
-            mask = read_mask(source, data.shape, name=name)
+            mask = read_mask(source, data.shape, name=name, max_pixels=self.max_pixels)
         finally:
             source.unlink(missing_ok=True)
         np.save(folder / "user-mask.npy", mask)

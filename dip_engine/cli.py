@@ -19,7 +19,8 @@ from pathlib import Path
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
 from .geometry import check_center
 from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
-from .io import MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask, write_frame, write_mask
+from .io import (DEFAULT_MAX_PIXELS, MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask,
+                 write_frame, write_mask)
 
 EXIT_BAD_INPUT = 2
 
@@ -75,6 +76,8 @@ def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5, PNG/JPG export)")
     p.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
     p.add_argument("--dataset", help="HDF5 dataset path (default: the only image dataset)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="largest frame accepted (default 64 MP; xray-heal takes XRAY_HEAL_MAX_PIXELS)")
 
 
 def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str) -> None:
@@ -85,6 +88,8 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
     p.add_argument("--iterations", type=int, help="Adam steps (per run for grid; default: the preset's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch threads of a fit on the CPU (default: every usable core but "
+                                               "one; xray-heal takes XRAY_HEAL_THREADS)")
     p.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
                    help="beam centre in pixels (default: found by point symmetry)")
 
@@ -140,6 +145,8 @@ def _inputs(args):
     check_output(out, WRITABLE_SUFFIXES, "output")
     if args.iterations is not None and args.iterations < 1:
         raise FrameError("--iterations must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise FrameError("--threads must be at least 1")
     frame, mask = _frame_and_mask(args)
     for warning in frame.warnings:
         print(f"xray-heal: warning: {frame.name}: {warning}", file=sys.stderr)
@@ -152,10 +159,10 @@ def _inputs(args):
 
 def _frame_and_mask(args):
     """The input frame and its missing pixels: the file's own mask and ``--mask`` (or None)."""
-    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset)
+    frame = read_frame(args.input, frame=args.frame, dataset=args.dataset, max_pixels=args.max_pixels)
     mask = frame.mask
     if args.mask:
-        extra = read_mask(args.mask, frame.data.shape)
+        extra = read_mask(args.mask, frame.data.shape, max_pixels=args.max_pixels)
         mask = extra if mask is None else (mask | extra)
     return frame, mask
 
@@ -175,7 +182,7 @@ def _grid(args) -> int:
               f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)",
               file=sys.stderr, flush=True)
 
-    outcome = run_heal(frame.data, mask, config, grid=True, on_run=report)
+    outcome = run_heal(frame.data, mask, config, grid=True, on_run=report, threads=args.threads)
     print("rank  lr       param_noise  reg_noise  score")
     for rank, run in enumerate(outcome.grid, start=1):
         print(f"{rank:4d}  {run['lr']:<7g}  {run['param_noise']!s:11}  {run['reg_noise_std']:<9g}  {run['score']:.4f}")
@@ -195,7 +202,7 @@ def _heal(args) -> int:
     from .pipeline import run_heal  # torch loads only when a fit is asked for
 
     bar = None if args.quiet else _ProgressBar(sys.stderr)
-    outcome = run_heal(frame.data, mask, config, progress=bar)
+    outcome = run_heal(frame.data, mask, config, progress=bar, threads=args.threads)
     if bar:
         bar.close()
     result = outcome.result

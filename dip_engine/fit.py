@@ -161,19 +161,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def cpu_threads() -> int:
-    """Torch threads for a fit on the CPU: XRAY_HEAL_THREADS, else every core this
-    process may use but one (at least one).
+    """Torch threads for a fit on the CPU by default: every core this process may use
+    but one (at least one).
 
     Torch's threads meet at a barrier after every operation, so a fit on every
     core stalls whenever anything else takes a core (the web server, a browser,
     another user's mask): on 2 cores, 100 iterations next to two busy processes
     took 23 s on 2 threads and 13 s on 1 (6.4 s and 7.4 s on an idle machine).
     """
-    value = os.environ.get("XRAY_HEAL_THREADS", "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"XRAY_HEAL_THREADS must be a whole number of threads >= 1, got {value!r}")
-        return int(value)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, usable - 1)
 
@@ -184,6 +179,7 @@ def heal(
     config: HealConfig | None = None,
     progress: Callable[[FitProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
 ) -> HealResult:
     """Inpaint the missing pixels of a detector frame with the Deep Image Prior.
 
@@ -200,6 +196,8 @@ def heal(
     should_stop : callable, optional
         Polled every step; when it returns True the fit ends and the best
         estimate so far is returned (``stopped=True``).
+    threads : int, optional
+        Torch threads of a fit on the CPU; by default :func:`cpu_threads`.
 
     Returns
     -------
@@ -229,7 +227,7 @@ def heal(
         raise ValueError("no pixel is masked or flagged: there is nothing to heal")
     device = resolve_device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(cpu_threads())
+        torch.set_num_threads(threads or cpu_threads())
     problem = _Problem.build(image, missing, config)
     result = _fit(problem, config, device, progress, should_stop)
     if config.blend:

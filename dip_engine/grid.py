@@ -47,6 +47,7 @@ def grid_search(
     grid: dict[str, list] | None = None,
     on_run: Callable[[int, int, HealConfig, object], None] | None = None,
     progress: Callable | None = None,
+    threads: int | None = None,
 ) -> tuple[list[GridRun], object]:
     """Fit every grid point, rank them by hold-out score, keep the best fit.
 
@@ -77,7 +78,7 @@ def grid_search(
     configs = grid_configs(base, grid)
     runs, best = [], None
     for i, config in enumerate(configs, start=1):
-        result = heal(image, mask, config, progress=progress)
+        result = heal(image, mask, config, progress=progress, threads=threads)
         runs.append(GridRun(config, result.score, result.elapsed_s))
         if best is None or result.score < best.score:
             best = result

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: Largest frame accepted, in pixels (override with XRAY_HEAL_MAX_PIXELS).
+#: Largest frame accepted by default, in pixels (the dashboard and the CLI take XRAY_HEAL_MAX_PIXELS).
 DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
 
 _TIFF = (".tif", ".tiff")
@@ -78,9 +78,6 @@ class Frame:
     warnings: list = field(default_factory=list)
 
 
-def max_pixels() -> int:
-    """Pixel limit from XRAY_HEAL_MAX_PIXELS, default 64 MP."""
-    return int(os.environ.get("XRAY_HEAL_MAX_PIXELS", DEFAULT_MAX_PIXELS))
 
 
 #: Bytes a decoded frame may take per pixel of the limit: a float32 frame at
@@ -91,7 +88,7 @@ _MAGIC = ((b"\x89HDF\r\n\x1a\n", "hdf5"), (b"II*\x00", "tiff"), (b"MM\x00*", "ti
           (b"MM\x00+", "tiff"), (b"\x93NUMPY", "npy"), (b"PK\x03\x04", "npz"))
 
 
-def check_declared(shape, dtype, what: str = "the frame") -> None:
+def check_declared(shape, dtype, what: str = "the frame", limit: int = DEFAULT_MAX_PIXELS) -> None:
     """Refuse a frame by the size its header declares, before anything is decoded.
 
     Parameters
@@ -103,27 +100,38 @@ def check_declared(shape, dtype, what: str = "the frame") -> None:
     dtype : numpy dtype-like
     what : str
         What is being decoded, for the message.
+    limit : int
+        Most pixels of one frame (XRAY_HEAL_MAX_PIXELS where the caller reads it).
 
     Raises
     ------
     FrameError
-        When it holds more than :func:`max_pixels` pixels in one frame, or
-        more than ``max_pixels() * BYTES_PER_PIXEL`` bytes in all.
+        When it holds more than ``limit`` pixels in one frame, or more than
+        ``limit * BYTES_PER_PIXEL`` bytes in all.
     """
     shape = tuple(int(n) for n in shape)
     if any(n < 0 for n in shape):
         raise FrameError(f"the header declares a negative size {shape}")
-    limit = max_pixels()
     rows_cols = shape[-3:-1] if len(shape) >= 3 and shape[-1] <= 4 else shape[-2:]  # colour: (..., H, W, C)
     frame_pixels = math.prod(rows_cols)
     if frame_pixels > limit:
-        raise FrameError(f"the header declares {'x'.join(map(str, rows_cols))} = {frame_pixels / 1e6:.1f} MP, "
-                         f"above the limit of {limit / 1e6:.1f} MP (XRAY_HEAL_MAX_PIXELS)")
+        raise FrameError(f"the header declares {'x'.join(map(str, rows_cols))} = {_pixels(frame_pixels)}, "
+                         f"above the limit of {_pixels(limit)} (XRAY_HEAL_MAX_PIXELS)")
     size = math.prod(shape) * np.dtype(dtype).itemsize
     if size > limit * BYTES_PER_PIXEL:
         raise FrameError(f"decoding {what} ({'x'.join(map(str, shape))} of {np.dtype(dtype)}) would take "
-                         f"{size / 2**20:.0f} MB, above the limit of {limit * BYTES_PER_PIXEL / 2**20:.0f} MB "
+                         f"{_bytes(size)}, above the limit of {_bytes(limit * BYTES_PER_PIXEL)} "
                          f"(XRAY_HEAL_MAX_PIXELS x {BYTES_PER_PIXEL} bytes)")
+
+
+def _pixels(count: int) -> str:
+    """A pixel count for a message: in MP when large."""
+    return f"{count / 1e6:.1f} MP" if count >= 100_000 else f"{count} pixels"
+
+
+def _bytes(count: int) -> str:
+    """A size for a message: in MB when large."""
+    return f"{count / 2**20:.0f} MB" if count >= 2**20 else f"{count} bytes"
 
 
 def sniff(path: Path) -> str | None:
@@ -148,6 +156,7 @@ def read_frame(
     name: str | None = None,
     frame: int = 0,
     dataset: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Frame:
     """Read one 2-D detector frame.
 
@@ -162,6 +171,9 @@ def read_frame(
     dataset : str, optional
         HDF5 dataset path; by default the only image dataset, or the Eiger
         ``.../data/data`` one.
+    max_pixels : int
+        Largest frame accepted (checked from the header before decoding, see
+        :func:`check_declared`).
 
     Returns
     -------
@@ -188,7 +200,7 @@ def read_frame(
     if frame < 0:
         raise FrameError(f"{name}: the frame index must be 0 or more")
     try:
-        result = _read_by_suffix(path, suffix, frame, dataset)
+        result = _read_by_suffix(path, suffix, frame, dataset, max_pixels)
     except DatasetChoice as exc:
         raise DatasetChoice(f"{name}: {exc}", exc.choices) from None
     except FrameError as exc:
@@ -196,7 +208,7 @@ def read_frame(
     except Exception as exc:  # any library's failure becomes one readable line
         raise FrameError(f"{name}: cannot read it as {suffix} ({_short(exc)})") from exc
     result.name = name
-    check_frame(result.data, name)
+    check_frame(result.data, name, max_pixels)
     if result.mask is not None:
         result.mask = check_mask(result.mask, result.data.shape, name)
     return result
@@ -213,7 +225,7 @@ def _pick_frame(stack: np.ndarray, frame: int) -> tuple[np.ndarray, int]:
     return stack[frame], stack.shape[0]
 
 
-def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None) -> Frame:
+def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None, limit: int) -> Frame:
     """Read with the reader of the format the content shows, else of the suffix.
 
     Every reader checks the size its header declares (:func:`check_declared`)
@@ -221,23 +233,23 @@ def _read_by_suffix(path: Path, suffix: str, frame: int, dataset: str | None) ->
     """
     kind = sniff(path)
     if kind == "hdf5" or (kind is None and suffix in _HDF5):
-        return _read_hdf5(path, frame, dataset)  # never through fabio, which follows external links
+        return _read_hdf5(path, frame, dataset, limit)  # never through fabio, which follows external links
     if kind == "tiff" or (kind is None and suffix in _TIFF):
-        return _read_tiff(path, frame)
+        return _read_tiff(path, frame, limit)
     if kind == "npy" or (kind is None and suffix == ".npy"):
-        return _read_npy(path, frame)
+        return _read_npy(path, frame, limit)
     if kind == "npz" or (kind is None and suffix == ".npz"):
-        return _read_npz(path)
+        return _read_npz(path, limit)
     if suffix in _PICTURE:
-        return _read_picture(path)
-    return _read_fabio(path, frame)
+        return _read_picture(path, limit)
+    return _read_fabio(path, frame, limit)
 
 
-def _read_npy(path: Path, frame: int) -> Frame:
+def _read_npy(path: Path, frame: int, limit: int) -> Frame:
     """A 2-D NPY, or a frame of a 3-D stack (memory-mapped: only that frame is read)."""
     with open(path, "rb") as f:
         shape, _, dtype = _npy_header(f)
-    check_declared(shape[-2:] if len(shape) == 3 else shape, dtype)
+    check_declared(shape[-2:] if len(shape) == 3 else shape, dtype, limit=limit)
     data = np.load(path, allow_pickle=False, mmap_mode="r")
     if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
         raise FrameError(f"expected a 2-D detector frame, got a colour image of shape {data.shape}")
@@ -252,7 +264,7 @@ def _npy_header(f) -> tuple[tuple, bool, np.dtype]:
     return read(f, max_header_size=10000)
 
 
-def _read_tiff(path: Path, frame: int) -> Frame:
+def _read_tiff(path: Path, frame: int, limit: int) -> Frame:
     """A page of a multi-page TIFF, or a frame of a single page's 3-D stack."""
     import tifffile
 
@@ -262,11 +274,11 @@ def _read_tiff(path: Path, frame: int) -> Frame:
             if frame >= pages:
                 raise FrameError(f"frame {frame} asked for, but the file holds {pages} frames")
             page = tif.pages[frame]
-            check_declared(page.shape, page.dtype)
+            check_declared(page.shape, page.dtype, limit=limit)
             data, frames = page.asarray(), pages
         else:
             series = tif.series[0]
-            check_declared(series.shape, series.dtype, "the image")
+            check_declared(series.shape, series.dtype, "the image", limit)
             data = series.asarray()
             if data.ndim == 3 and data.shape[-1] in (3, 4):
                 return picture_to_frame(data)
@@ -276,7 +288,7 @@ def _read_tiff(path: Path, frame: int) -> Frame:
     return Frame(data=np.asarray(data), fmt="tiff", meta={"frames": frames})
 
 
-def _read_fabio(path: Path, frame: int) -> Frame:
+def _read_fabio(path: Path, frame: int, limit: int) -> Frame:
     import fabio
 
     header = fabio.openheader(str(path))
@@ -284,7 +296,8 @@ def _read_fabio(path: Path, frame: int) -> Frame:
     if not shapes or any(not s for s in shapes):
         raise FrameError("the header does not say the frame's size")
     for shape in shapes:
-        check_declared(shape, np.float64 if "Double" in str(header.header.get("DataType", "")) else np.float32)
+        check_declared(shape, np.float64 if "Double" in str(header.header.get("DataType", "")) else np.float32,
+                       limit=limit)
     img = fabio.open(str(path))
     frames = int(getattr(img, "nframes", 1) or 1)
     if frame >= frames:
@@ -295,11 +308,11 @@ def _read_fabio(path: Path, frame: int) -> Frame:
     return Frame(data=np.asarray(img.data), fmt="fabio", meta={"header": header, "frames": frames})
 
 
-def _read_picture(path: Path) -> Frame:
+def _read_picture(path: Path, limit: int) -> Frame:
     from PIL import Image
 
     with Image.open(path) as im:
-        check_declared((im.height, im.width, 4), np.uint8, "the picture")  # RGBA at most
+        check_declared((im.height, im.width, 4), np.uint8, "the picture", limit)  # RGBA at most
         return picture_to_frame(np.asarray(im.convert("RGBA") if im.mode in ("P", "LA") else im))
 
 
@@ -346,7 +359,7 @@ def picture_to_frame(pixels: np.ndarray) -> Frame:
                  meta={"cropped_from": list(pixels.shape[:2])})
 
 
-def _read_npz(path: Path) -> Frame:
+def _read_npz(path: Path, limit: int) -> Frame:
     """NPZ with an image under 'im', 'image' or 'data' (or a single array),
     an optional boolean 'mask' (True = missing) and optional beam centre
     'xcenter'/'ycenter' (pixels), as in Liu et al.'s examples.
@@ -366,7 +379,7 @@ def _read_npz(path: Path) -> Frame:
         image_key = arrays[0]
     for key in (image_key, "mask", "xcenter", "ycenter"):
         if key in shapes:
-            check_declared(*shapes[key], f"array {key!r}")
+            check_declared(*shapes[key], f"array {key!r}", limit)
     with np.load(path, allow_pickle=False) as z:
         meta = {}
         if "xcenter" in z and "ycenter" in z:
@@ -389,7 +402,7 @@ def _npz_shapes(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     return shapes
 
 
-def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
+def _read_hdf5(path: Path, frame: int, dataset: str | None, limit: int) -> Frame:
     """A frame of an image dataset (2-D, or 3-D stack) of an HDF5/NeXus file.
 
     Only data stored inside the file is read: a file with external links,
@@ -413,7 +426,7 @@ def _read_hdf5(path: Path, frame: int, dataset: str | None) -> Frame:
         elif dataset.strip("/") not in found:
             raise FrameError(f"no image dataset {dataset!r}; choose one of: {', '.join(found)}")
         ds = f[dataset.strip("/")]
-        _check_dataset(ds)
+        _check_dataset(ds, limit)
         frames = ds.shape[0] if ds.ndim == 3 else 1
         if frame >= frames:
             raise FrameError(f"frame {frame} asked for, but the dataset holds {frames} frames")
@@ -449,7 +462,7 @@ def _image_datasets(f) -> list[str]:
     return found
 
 
-def _check_dataset(ds) -> None:
+def _check_dataset(ds, limit: int) -> None:
     """FrameError for a dataset whose data lies in other files, or too large to decode.
 
     One frame is decoded, but HDF5 decompresses whole chunks, so a chunk
@@ -461,12 +474,12 @@ def _check_dataset(ds) -> None:
     if ds.is_virtual:
         raise FrameError(f"dataset {ds.name!r} is a virtual dataset mapped from other files; "
                          "only data stored inside the uploaded file is read")
-    check_declared(ds.shape[-2:], ds.dtype, f"dataset {ds.name!r}")
+    check_declared(ds.shape[-2:], ds.dtype, f"dataset {ds.name!r}", limit)
     if ds.chunks:
-        check_declared(ds.chunks, ds.dtype, f"a chunk of dataset {ds.name!r}")
+        check_declared(ds.chunks, ds.dtype, f"a chunk of dataset {ds.name!r}", limit)
 
 
-def check_frame(data: np.ndarray, name: str = "frame") -> None:
+def check_frame(data: np.ndarray, name: str = "frame", limit: int = DEFAULT_MAX_PIXELS) -> None:
     """Refuse arrays that are not a usable 2-D frame.
 
     Raises
@@ -482,12 +495,9 @@ def check_frame(data: np.ndarray, name: str = "frame") -> None:
         )
     if 0 in data.shape:
         raise FrameError(f"{name}: the image has no pixels")
-    limit = max_pixels()
     if data.size > limit:
-        raise FrameError(
-            f"{name}: {data.shape[0]}x{data.shape[1]} = {data.size / 1e6:.1f} MP is above "
-            f"the limit of {limit / 1e6:.1f} MP (XRAY_HEAL_MAX_PIXELS)"
-        )
+        raise FrameError(f"{name}: {data.shape[0]}x{data.shape[1]} = {_pixels(data.size)} is above "
+                         f"the limit of {_pixels(limit)} (XRAY_HEAL_MAX_PIXELS)")
     valid = data >= 0  # a boolean map, not a copy of the values: large frames stay cheap
     if data.dtype.kind == "f":
         valid &= np.isfinite(data)
@@ -515,7 +525,8 @@ def check_mask(mask: np.ndarray, shape: tuple[int, int], name: str = "mask") -> 
     return mask != 0
 
 
-def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None = None) -> np.ndarray:
+def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None = None,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a mask file (nonzero = missing, pyFAI's convention).
 
     Any frame format is accepted; an NPZ with a 'mask' array uses that array.
@@ -527,14 +538,19 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None 
     suffix = Path(name).suffix.lower()
     try:
         if suffix == ".npz":
+            shapes = _npz_shapes(path)
+            key = "mask" if "mask" in shapes else next(iter(shapes), None)
+            if key is None:
+                raise FrameError(f"{name}: the archive holds no array")
+            check_declared(*shapes[key], f"array {key!r}", max_pixels)
             with np.load(path, allow_pickle=False) as z:
-                arr = z["mask"] if "mask" in z else z[list(z.keys())[0]]
+                arr = z[key]
         else:
             if path.stat().st_size == 0:
                 raise FrameError(f"{name}: the file is empty")
             if suffix not in SUPPORTED_SUFFIXES:
                 raise FrameError(f"{name}: unsupported mask file type {suffix or '(none)'}")
-            arr = _read_by_suffix(path, suffix, 0, None).data
+            arr = _read_by_suffix(path, suffix, 0, None, max_pixels).data
     except FrameError:
         raise
     except Exception as exc:

@@ -94,6 +94,7 @@ def run_heal(
     grid: bool = False,
     on_retry: Callable[[str], None] | None = None,
     on_run: Callable | None = None,
+    threads: int | None = None,
 ) -> HealOutcome:
     """Heal one frame and measure the result against the classical fills.
 
@@ -113,6 +114,8 @@ def run_heal(
         Told what the out-of-memory retry changes, before it runs.
     on_run : callable, optional
         ``on_run(i, total, config, result)`` after each grid run.
+    threads : int, optional
+        Torch threads of a fit on the CPU (default: every usable core but one).
 
     Returns
     -------
@@ -129,8 +132,8 @@ def run_heal(
 
     def fit(cfg):
         if not grid:
-            return heal(image, mask, cfg, progress=progress, should_stop=should_stop), None
-        ranked, best = grid_search(image, mask, cfg, on_run=on_run, progress=progress)
+            return heal(image, mask, cfg, progress=progress, should_stop=should_stop, threads=threads), None
+        ranked, best = grid_search(image, mask, cfg, on_run=on_run, progress=progress, threads=threads)
         return best, [{"lr": r.config.lr, "param_noise": r.config.param_noise, "reg_noise_std": r.config.reg_noise_std,
                        "score": r.score, "elapsed_s": round(r.elapsed_s, 2)} for r in ranked]
 

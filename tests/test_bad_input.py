@@ -35,11 +35,6 @@ def cases(tmp_path_factory):
     return corpus.build(tmp_path_factory.mktemp("corpus"))
 
 
-@pytest.fixture(autouse=True)
-def small_pixel_limit(monkeypatch):
-    monkeypatch.setenv("XRAY_HEAL_MAX_PIXELS", str(corpus.PIXEL_LIMIT))
-
-
 def test_the_corpus_has_at_least_30_files():
     assert len(CASES) >= 30
 
@@ -52,8 +47,8 @@ def test_engine_refuses_with_a_sentence_or_heals(cases, name):
     case = cases[name]
 
     def run():
-        frame = read_frame(case.path)
-        mask = read_mask(case.mask, frame.data.shape) if case.mask else None
+        frame = read_frame(case.path, max_pixels=corpus.PIXEL_LIMIT)
+        mask = read_mask(case.mask, frame.data.shape, max_pixels=corpus.PIXEL_LIMIT) if case.mask else None
         return frame, heal(frame.data, mask, HealConfig.from_preset("fast", iterations=5))
 
     if case.words is None:
@@ -69,7 +64,7 @@ def test_engine_refuses_with_a_sentence_or_heals(cases, name):
 def test_cli_exits_2_with_one_line_or_heals(tmp_path, cases, name):
     case = cases[name]
     out = tmp_path / "out.tif"
-    args = [sys.executable, "-m", "dip_engine.cli", "heal", str(case.path), "-o", str(out),
+    args = [sys.executable, "-m", "dashboard.cli", "heal", str(case.path), "-o", str(out),
             "--iterations", "5", "--quiet"] + (["--mask", str(case.mask)] if case.mask else [])
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "XRAY_HEAL_MAX_PIXELS": str(corpus.PIXEL_LIMIT)})
@@ -101,7 +96,7 @@ def page_outcome(store, case) -> str | None:
 @pytest.mark.parametrize("name", CASES)
 def test_page_refuses_with_a_sentence_or_heals(tmp_path, cases, name):
     case = cases[name]
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", max_pixels=corpus.PIXEL_LIMIT)
     loaded = store.ensure_example()
     message = page_outcome(store, case)
     if case.words is None:

@@ -179,23 +179,23 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])
 
 
-def test_cpu_fit_leaves_a_core_free_unless_told_otherwise(rings, monkeypatch):
+def test_cpu_fit_leaves_a_core_free_unless_told_otherwise(rings):
     import os
 
     import torch
 
+    from dashboard.settings import Settings
     from dip_engine.fit import cpu_threads
 
-    monkeypatch.delenv("XRAY_HEAL_THREADS", raising=False)
     assert cpu_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
-    monkeypatch.setenv("XRAY_HEAL_THREADS", "3")
     _, flagged, mask = rings
     before = torch.get_num_threads()
     try:
-        heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=2, device="cpu")))
+        heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=2, device="cpu")), threads=3)
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
-    monkeypatch.setenv("XRAY_HEAL_THREADS", "many")
-    with pytest.raises(ValueError, match="XRAY_HEAL_THREADS must be a whole number"):
-        heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=2, device="cpu")))
+    assert Settings.from_env({"XRAY_HEAL_THREADS": "3"}).threads == 3
+    assert Settings.from_env({}).threads is None
+    with pytest.raises(SystemExit, match="XRAY_HEAL_THREADS must be a whole number"):
+        Settings.from_env({"XRAY_HEAL_THREADS": "many"})

@@ -74,11 +74,13 @@ def test_unusable_arrays_are_refused(tmp_path, array, message):
         read_frame(tmp_path / "a.npy")
 
 
-def test_pixel_limit(tmp_path, monkeypatch):
+def test_pixel_limit(tmp_path):
     np.save(tmp_path / "a.npy", np.arange(100.0).reshape(10, 10))
-    monkeypatch.setenv("XRAY_HEAL_MAX_PIXELS", "50")
-    with pytest.raises(FrameError, match="above the limit"):
-        read_frame(tmp_path / "a.npy")
+    with pytest.raises(FrameError, match="10x10 = 100 pixels, above the limit of 50 pixels"):
+        read_frame(tmp_path / "a.npy", max_pixels=50)
+    with pytest.raises(FrameError, match="would take 800 bytes, above the limit of 400 bytes"):
+        read_frame(tmp_path / "a.npy", max_pixels=100)  # float64: 8 bytes a pixel, the limit allows 4
+    assert read_frame(tmp_path / "a.npy", max_pixels=200).data.shape == (10, 10)
 
 
 def test_mask_file_nonzero_is_missing(tmp_path):

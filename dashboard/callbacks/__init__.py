@@ -7,5 +7,5 @@ def register_all(app, store, manager, settings) -> None:
     frame.register(app, store, settings.max_upload_mb)
     mask.register(app, store)
     undo.register(app, store)
-    heal.register(app, store, manager, settings.gpu_slots, login=settings.users_file is not None)
+    heal.register(app, store, manager, settings)
     history.register(app, store)

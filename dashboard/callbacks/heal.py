@@ -26,7 +26,9 @@ def job_owner(login: bool, typed) -> str:
     return typed.strip()[:40] if isinstance(typed, str) else ""
 
 
-def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
+def register(app, store, manager, settings) -> None:
+    slots, threads, login = settings.gpu_slots, settings.threads, settings.users_file is not None
+
     @app.callback(
         Output(ids.RESULT_GRAPH, "figure"),
         Output(ids.RESULT_GRAPH, "style"),
@@ -77,7 +79,8 @@ def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
                                        iterations, seed, slots,
                                        owner=job_owner(login, owner), all_frames=bool(all_frames),
                                        grid=bool(grid), frame_set=frame_set,
-                                       center=(row, col) if row is not None and col is not None else None)
+                                       center=(row, col) if row is not None and col is not None else None,
+                                       threads=threads)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return {}, HIDDEN, html.Span(message, className="error"), [], {}, HIDDEN
@@ -152,7 +155,7 @@ def register(app, store, manager, slots: int = 1, login: bool = False) -> None:
             new_id = store.clone_job(job_id, owner=job_owner(login, owner))
         except KeyError:
             return "No such job to run again."
-        message = execute_job(store, new_id, lambda _: None, slots)
+        message = execute_job(store, new_id, lambda _: None, slots, threads)
         return [html.Span(message), " ", dcc.Link(f"/job/{new_id}", href=f"/job/{new_id}", id="rerun-link")]
 
 
