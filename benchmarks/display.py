@@ -19,7 +19,7 @@ from common import DATA
 
 from dashboard.callbacks.mask import spec_from_inputs
 from dashboard.figures import frame_figure, mask_overlay_source
-from dashboard.store import Store
+from dashboard.storage import Store
 from dashboard import ids
 
 

@@ -13,7 +13,7 @@ from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
 from .uploads import stored
 from .settings import Settings
-from .store import JOB_FILES, Store, check_id
+from .storage import JOB_FILES, Store, check_id
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

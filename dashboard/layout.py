@@ -9,7 +9,7 @@ from dip_engine.io import MASK_SUFFIXES
 from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA
 
 from . import ids
-from .store import new_id
+from .storage import new_id
 from .figures import DRAW_BUTTONS
 
 

@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from . import ids
 from .components.result import result_view
-from .store import ACTIVE_STATES, STATES
+from .storage import ACTIVE_STATES, STATES
 
 #: States of a job that did not finish, which the review page offers to re-run.
 RERUNNABLE = ("interrupted", "failed", "cancelled")

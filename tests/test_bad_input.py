@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import corpus
 from dashboard.uploads import handle_upload
 from dashboard.jobs import run_heal_job
-from dashboard.store import Store
+from dashboard.storage import Store
 from dip_engine import FrameError, read_frame
 from dip_engine.io import SUPPORTED_SUFFIXES
 from dip_engine.masks import MaskSpec

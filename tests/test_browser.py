@@ -136,7 +136,7 @@ def test_cancel_really_stops_the_fit(page, live_server):
     expect(page.locator("#result-info")).to_contain_text(f"Cancelled: the fit was stopped; job {job_id}",
                                                          timeout=10000)
     expect(page.locator("#heal-button")).to_be_enabled(timeout=10000)
-    from dashboard.store import Store
+    from dashboard.storage import Store
 
     assert Store(live_server["data"]).job(job_id)["state"] == "cancelled"
 
@@ -190,7 +190,7 @@ def test_owner_history_rerun_and_delete(page, live_server):
     job re-runs with one click; a user deletes their own job, not someone else's."""
     import json
 
-    from dashboard.store import Store
+    from dashboard.storage import Store
 
     _open(page, live_server)
     page.fill("#owner", "ada")

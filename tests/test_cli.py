@@ -112,7 +112,7 @@ def test_report_holds_the_scores_a_dashboard_job_records(tmp_path, small_tiff):
     import json
 
     from dashboard.jobs import run_heal_job
-    from dashboard.store import Store
+    from dashboard.storage import Store
     from dip_engine.masks import MaskSpec
 
     path, _, _ = small_tiff

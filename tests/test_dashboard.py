@@ -13,7 +13,7 @@ from dashboard.jobs import run_heal_job
 from dashboard import ids
 from dashboard.callbacks.mask import mask_file_bytes, spec_from_inputs
 from dashboard.settings import Settings
-from dashboard.store import Store
+from dashboard.storage import Store
 from dip_engine import FrameError
 from dip_engine.masks import DEFAULT_SIGMA, MaskSpec
 
@@ -167,7 +167,7 @@ def test_a_job_whose_process_died_reads_as_interrupted(tmp_path):
 def test_fit_slots_are_limited_and_freed_when_a_holder_dies(tmp_path):
     store = Store(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, %r); from dashboard.store import Store;"
+        "import sys, time; sys.path.insert(0, %r); from dashboard.storage import Store;"
         "s = Store(%r); assert s.try_slot('a', 1); print('held', flush=True); time.sleep(60)")
         % (str(__import__("pathlib").Path(__file__).resolve().parent.parent), str(tmp_path))],
         stdout=subprocess.PIPE, text=True)
@@ -280,7 +280,7 @@ def test_jobs_on_another_machine_are_judged_by_their_heartbeat(tmp_path):
     import json
     import time
 
-    from dashboard.store import STALE_S
+    from dashboard.storage import STALE_S
 
     store = Store(tmp_path)
     job_id = store.create_job("example", np.zeros((2, 2), bool), {}, {})
@@ -500,3 +500,17 @@ def test_a_failed_job_leaves_its_traceback_in_the_log_and_one_line_on_the_page(t
     assert store.job(job_id)["state"] == "failed"
     text = log.read_text()
     assert f"job {job_id} failed" in text and "Traceback" in text and "the GPU driver went away" in text
+
+
+def test_job_records_follow_one_schema(tmp_path):
+    from dataclasses import fields
+
+    from dashboard.storage import JobRecord
+
+    store = Store(tmp_path)
+    job_id = store.create_job("example", np.zeros((4, 4), bool), {}, {}, owner="ada")
+    assert set(store.job(job_id)) == {f.name for f in fields(JobRecord)}
+    with pytest.raises(KeyError, match="not fields of a job record: colour"):
+        store.update_job(job_id, colour="red")
+    with pytest.raises(ValueError, match="unknown job state 'paused'"):
+        store.update_job(job_id, state="paused")

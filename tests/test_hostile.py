@@ -30,7 +30,7 @@ from dashboard import auth, ids
 from dashboard.app import create_app
 from dashboard.callbacks.heal import job_owner
 from dashboard.settings import Settings
-from dashboard.store import Store
+from dashboard.storage import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The bound the issue sets on the server's memory for any bad file.
@@ -371,7 +371,7 @@ def test_with_login_the_owner_is_the_logged_in_user_whatever_the_page_sends(monk
 JOB = """
 import sys; sys.path.insert(0, {root!r})
 from dashboard.jobs import run_heal_job
-from dashboard.store import Store
+from dashboard.storage import Store
 from dip_engine.masks import MaskSpec
 store = Store({data!r})
 meta = store.upload_meta({upload!r})

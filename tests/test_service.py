@@ -22,7 +22,7 @@ from conftest import _free_port, start_server, stop_server
 from playwright.sync_api import expect
 
 from dashboard.jobs import run_heal_job
-from dashboard.store import Store
+from dashboard.storage import Store
 from dip_engine.masks import MaskSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JOB = """
 import sys; sys.path.insert(0, {root!r})
 from dashboard.jobs import run_heal_job
-from dashboard.store import Store
+from dashboard.storage import Store
 from dip_engine.masks import MaskSpec
 store = Store({data!r})
 meta = store.load_upload({upload!r})[2]

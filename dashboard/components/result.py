@@ -6,7 +6,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from ..figures import profile_figure, result_figure
-from ..store import JOB_FILES
+from ..storage import JOB_FILES
 
 HIDDEN = {"display": "none"}
 SHOWN = {"display": "block"}

@@ -1,0 +1,140 @@
+"""Result bundles: what a finished job leaves in ``jobs/<job_id>/`` and what readers download."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dip_engine import write_frame
+
+from .common import _write_json, check_id
+
+#: Files of a job bundle that may be downloaded: name -> (MIME type, link label on
+#: the result and review pages, or None for a file that is not offered as a link).
+JOB_FILES = {
+    "healed.tif": ("image/tiff", "healed frame (TIFF, input units)"),
+    "healed.edf": ("application/octet-stream", "healed frame (EDF, input header)"),
+    "healed.cbf": ("application/octet-stream", "healed frame (CBF, input header)"),
+    "healed.npy": ("application/octet-stream", "healed frame (NPY)"),
+    "mask.npy": ("application/octet-stream", "mask (NPY, True = healed)"),
+    "mask.tif": ("image/tiff", "mask (TIFF)"),
+    "mask.edf": ("application/octet-stream", "mask (EDF)"),
+    "uncertainty.tif": ("image/tiff", "uncertainty (TIFF)"),
+    "profiles.json": ("application/json", "profiles (JSON)"),
+    "job.json": ("application/json", "job record (JSON)"),
+    "preview.png": ("image/png", None),
+}
+
+class Bundles:
+    """The result bundles of a data folder (a part of :class:`dashboard.storage.Store`)."""
+
+    def job_file(self, job_id: str, name: str) -> Path:
+        """Path of a downloadable file of a job; KeyError if absent or not allowed."""
+        if name not in JOB_FILES:
+            raise KeyError(name)
+        path = self.jobs / check_id(job_id) / name
+        if not path.is_file():
+            raise KeyError(name)
+        return path
+
+    def bundle_zip(self, job_id: str) -> bytes:
+        """The job's downloadable files in one zip archive."""
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        folder = self.jobs / check_id(job_id)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{job_id}/job.json", json.dumps(self.public_record(job_id), indent=1, default=str))
+            for name in JOB_FILES:
+                if name != "job.json" and (folder / name).is_file():
+                    archive.write(folder / name, f"{job_id}/{name}")
+            for path in sorted(folder.glob("frames/*/*")):  # a batch job's per-frame results
+                archive.write(path, f"{job_id}/{path.relative_to(folder)}")
+        return buf.getvalue()
+
+    def save_frame_result(self, job_id: str, frame: int, result, scores: dict | None = None) -> None:
+        """Item ``frame`` of a batch job: ``frames/<frame>/healed.tif``, its uncertainty and scores."""
+        folder = self.jobs / check_id(job_id) / "frames" / str(int(frame))
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_fit(folder, result, {"frame": int(frame)})
+        _write_json(folder / "scores.json", {"dip": result.score, **(scores or {})})
+
+    def save_result(self, job_id: str, result, scores: dict | None = None,
+                    profiles: dict | None = None, preview: bytes | None = None,
+                    note: str | None = None, frames: list[dict] | None = None,
+                    grid: list[dict] | None = None) -> dict:
+        """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
+
+        ``scores``: classical fills' scores on the same held-out pixels;
+        ``profiles``: :func:`dip_engine.evaluate.profiles` of the result;
+        ``preview``: PNG bytes of a thumbnail; ``note``: what the job had to
+        change to finish (e.g. an out-of-memory retry).
+        """
+        from dip_engine.io import write_mask
+
+        folder = self.jobs / check_id(job_id)
+        if profiles is not None:
+            _write_json(folder / "profiles.json", profiles)
+        if preview is not None:
+            (folder / "preview.png").write_bytes(preview)
+        for suffix in (".tif", ".edf"):  # the job's mask.npy in the other mask formats
+            write_mask(folder / f"mask{suffix}", self.job_mask(job_id))
+        config = result.config.to_json()
+        _write_fit(folder, result, {"config": json.loads(config)})
+        record = self.job(job_id)
+        source = next((self.uploads / record["upload_id"]).glob("original.*"), None)
+        if source is not None and source.suffix in (".edf", ".cbf", ".npy"):
+            header_path = self.uploads / record["upload_id"] / "header.json"
+            header = json.loads(header_path.read_text()) if header_path.is_file() else None
+            write_frame(folder / f"healed{source.suffix}", result.healed, description=config, header=header)
+        return self.update_job(
+            job_id,
+            state="done",
+            finished=time.time(),
+            result={
+                "iterations_run": result.iterations_run,
+                "elapsed_s": round(result.elapsed_s, 2),
+                "device": result.device,
+                "working_shape": list(result.working_shape),
+                "final_loss": result.loss_history[-1] if result.loss_history else None,
+                "pixels_healed": int(result.missing.sum()),
+                "stopped": result.stopped,
+                "early_stopped": result.early_stopped,
+                "best_iteration": result.best_iteration,
+                "center": list(result.center) if result.center else None,
+                "dtype": str(result.healed.dtype),
+                "scores": {"dip": result.score, **(scores or {})},
+                **({"blend": result.blend} if result.blend else {}),
+                **({"note": note} if note else {}),
+                **({"frames": frames} if frames else {}),
+                **({"grid": grid} if grid else {}),
+            },
+            versions=software_versions(),
+        )
+
+
+def _write_fit(folder: Path, result, about: dict) -> None:
+    """A fit's healed.tif (``about`` in its description) and uncertainty.tif in ``folder``."""
+    write_frame(folder / "healed.tif", result.healed, description=json.dumps({"healed_by": "xray-heal", **about}))
+    write_frame(folder / "uncertainty.tif", result.uncertainty,
+                description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+
+
+def software_versions() -> dict:
+    """Versions of the software that made a result (for its bundle)."""
+    import dip_engine
+
+    versions = {"xray-heal": dip_engine.__version__, "python": platform.python_version(),
+                "numpy": np.__version__}
+    try:
+        import torch
+
+        versions["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return versions
