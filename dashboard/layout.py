@@ -33,110 +33,121 @@ def _slider(id_: str, label: str, lo: float, hi: float, step: float, value: floa
 
 def controls() -> html.Div:
     """Left column: upload, mask settings, heal controls and progress."""
-    return html.Div([
-        _section(
-            "1. Frame",
-            dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a frame here or ", html.A("choose a file")]),
-                       className="upload", multiple=False),
-            html.Div([
-                html.Button("Send a large file…", id=ids.BIG_UPLOAD, n_clicks=0,
-                            title="Streams the file to the server: for frames of tens or hundreds of MB"),
-                html.Span(id=ids.BIG_UPLOAD_STATUS, className="info"),
-            ], className="buttons"),
-            dcc.Upload(id=ids.SET_UPLOAD, multiple=True, className="upload small",
-                       children=html.Div(["A set of frames for one batch job: drop several files "
-                                          "of the shown frame's shape"])),
-            html.Div(id=ids.SET_INFO, className="info"),
-            html.Div(id=ids.MESSAGE, className="message", role="alert"),
-            html.Div(id=ids.FRAME_INFO, className="info"),
-            html.Div([
-                html.Label("Frame", htmlFor=ids.FRAME_INDEX),
-                dcc.Input(id=ids.FRAME_INDEX, type="number", min=0, step=1, value=0, className="frame-index"),
-                dcc.Dropdown(id=ids.DATASET, options=[], placeholder="HDF5 dataset", className="dataset"),
-                html.Button("Read", id=ids.READ_BUTTON, n_clicks=0),
-            ], className="buttons"),
-        ),
-        _section(
-            "2. Mask",
-            dcc.Checklist(id=ids.AUTO, options=[{"label": " Auto mask: module gaps, beamstop and arm, "
-                                                 "hot and dead pixels", "value": "auto"}],
-                          value=DEFAULTS[ids.AUTO], className="control"),
-            _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", *RANGES["sigma"], 1,
-                    DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
-            _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", *RANGES["contrast"], 0.1,
-                    DEFAULTS[ids.CONTRAST], {1.1: "1.1", 2: "2", 3: "3", 5: "5"}),
-            html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
-                   "its holder or anything else; drag a shape to move it, erase it with the eraser. "
-                   "The detector's own flags (negative, NaN) are always masked.", className="hint"),
-            _slider(ids.LINE_WIDTH, "Drawn lines (holder arm): width in pixels", *RANGES["line_width"], 1,
-                    DEFAULTS[ids.LINE_WIDTH], {1: "1", 8: "8", 60: "60"}),
-            html.Div([
-                html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
-                           htmlFor=ids.BOX_THRESHOLD),
-                dcc.Input(id=ids.BOX_THRESHOLD, type="number", min=0, debounce=True, placeholder="whole box"),
-            ], className="control"),
-            _slider(ids.ROW_THRESHOLD, "Line rows: mask rows with fewer valid pixels than", *RANGES["row_threshold"], 0.01, 0,
-                    {0: "off", 0.5: "50%", 1: "100%"}),
-            _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", *RANGES["col_threshold"], 0.01,
-                    0,
-                    {0: "off", 0.5: "50%", 1: "100%"}),
-            _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", *RANGES["grow"], 1, 0),
-            dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
-                          className="control"),
-            html.Div([
-                html.Button("Undo", id=ids.UNDO, n_clicks=0, disabled=True, title="Undo the last mask edit"),
-                html.Button("Redo", id=ids.REDO, n_clicks=0, disabled=True, title="Redo the edit undone"),
-            ], className="buttons"),
-            html.Div(id=ids.MASK_SUMMARY, className="info"),
-            dcc.Upload(id=ids.MASK_UPLOAD, children=html.Div(["Add a mask file (NPY, TIFF, EDF, .msk; "
-                                                              "nonzero = missing)"]),
-                       className="upload small", multiple=False),
-            html.Div([
-                dcc.Dropdown(id=ids.MASK_FORMAT, options=[{"label": s, "value": s} for s in MASK_SUFFIXES
-                                                          if s != ".tiff"],
-                             value=".npy", clearable=False, className="format"),
-                html.Button("Download mask", id=ids.MASK_DOWNLOAD_BUTTON, n_clicks=0),
-                dcc.Download(id=ids.MASK_DOWNLOAD),
-            ], className="buttons"),
-        ),
-        _section(
-            "3. Heal",
-            html.Div([
-                html.Label("Preset", htmlFor=ids.PRESET),
-                dcc.Dropdown(id=ids.PRESET, options=list(PRESETS), value=DEFAULT_PRESET, clearable=False),
-            ], className="control"),
-            html.Div([
-                html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),
-                dcc.Input(id=ids.ITERATIONS, type="number", min=1, max=MAX_ITERATIONS, step=1, placeholder="preset"),
-            ], className="control"),
-            html.Div([
-                html.Label("Beam centre row, column (empty = found by symmetry, shown under the mask)",
-                           htmlFor=ids.CENTER_ROW),
-                html.Div([dcc.Input(id=ids.CENTER_ROW, type="number", placeholder="row", debounce=True),
-                          dcc.Input(id=ids.CENTER_COL, type="number", placeholder="column", debounce=True)],
-                         className="pair"),
-            ], className="control"),
-            html.Div([
-                html.Label("Seed", htmlFor=ids.SEED),
-                dcc.Input(id=ids.SEED, type="number", min=0, max=MAX_SEED, step=1, value=0),
-            ], className="control"),
-            dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Batch: every frame of the file, or the shown "
-                                                                "frame and the set (one job, same mask and "
-                                                                "settings)", "value": "all"}],
-                          value=[], className="control"),
-            dcc.Checklist(id=ids.GRID, options=[{"label": " Hyperparameter grid: the seed's 40 runs (lr x "
-                                                          "param_noise x reg_noise), ranked by score, best kept",
-                                                 "value": "grid"}],
-                          value=[], className="control"),
-            html.Div([
-                html.Button("Heal", id=ids.HEAL, n_clicks=0, className="primary"),
-                html.Button("Cancel", id=ids.CANCEL, n_clicks=0, disabled=True),
-            ], className="buttons"),
-            html.Progress(id=ids.PROGRESS_BAR, value="0", max="100", className="progress"),
-            html.Div(id=ids.PROGRESS_TEXT, className="info"),
-            html.Img(id=ids.PREVIEW, className="preview", alt="current fit"),
-        ),
-    ], className="sidebar")
+    return html.Div([frame_controls(), mask_controls(), heal_controls()], className="sidebar")
+
+
+def frame_controls() -> html.Div:
+    """1. Frame: upload (small and streamed), a set of frames for a batch, frame and dataset."""
+    return _section(
+        "1. Frame",
+        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a frame here or ", html.A("choose a file")]),
+                   className="upload", multiple=False),
+        html.Div([
+            html.Button("Send a large file…", id=ids.BIG_UPLOAD, n_clicks=0,
+                        title="Streams the file to the server: for frames of tens or hundreds of MB"),
+            html.Span(id=ids.BIG_UPLOAD_STATUS, className="info"),
+        ], className="buttons"),
+        dcc.Upload(id=ids.SET_UPLOAD, multiple=True, className="upload small",
+                   children=html.Div(["A set of frames for one batch job: drop several files "
+                                      "of the shown frame's shape"])),
+        html.Div(id=ids.SET_INFO, className="info"),
+        html.Div(id=ids.MESSAGE, className="message", role="alert"),
+        html.Div(id=ids.FRAME_INFO, className="info"),
+        html.Div([
+            html.Label("Frame", htmlFor=ids.FRAME_INDEX),
+            dcc.Input(id=ids.FRAME_INDEX, type="number", min=0, step=1, value=0, className="frame-index"),
+            dcc.Dropdown(id=ids.DATASET, options=[], placeholder="HDF5 dataset", className="dataset"),
+            html.Button("Read", id=ids.READ_BUTTON, n_clicks=0),
+        ], className="buttons"),
+    )
+
+
+def mask_controls() -> html.Div:
+    """2. Mask: auto mask, sliders, drawing hints, undo and redo, mask files."""
+    return _section(
+        "2. Mask",
+        dcc.Checklist(id=ids.AUTO, options=[{"label": " Auto mask: module gaps, beamstop and arm, "
+                                             "hot and dead pixels", "value": "auto"}],
+                      value=DEFAULTS[ids.AUTO], className="control"),
+        _slider(ids.SIGMA, "Hot/dead pixels: deviation from neighbours (Poisson sigmas)", *RANGES["sigma"], 1,
+                DEFAULTS[ids.SIGMA], {5: "5", 30: "30", 100: "100"}),
+        _slider(ids.CONTRAST, "Beamstop and arm: times darker than their ring", *RANGES["contrast"], 0.1,
+                DEFAULTS[ids.CONTRAST], {1.1: "1.1", 2: "2", 3: "3", 5: "5"}),
+        html.P("Draw boxes, circles, closed paths or lines on the frame to add the beamstop, "
+               "its holder or anything else; drag a shape to move it, erase it with the eraser. "
+               "The detector's own flags (negative, NaN) are always masked.", className="hint"),
+        _slider(ids.LINE_WIDTH, "Drawn lines (holder arm): width in pixels", *RANGES["line_width"], 1,
+                DEFAULTS[ids.LINE_WIDTH], {1: "1", 8: "8", 60: "60"}),
+        html.Div([
+            html.Label("Beamstop box: mask pixels below (counts; empty = whole box)",
+                       htmlFor=ids.BOX_THRESHOLD),
+            dcc.Input(id=ids.BOX_THRESHOLD, type="number", min=0, debounce=True, placeholder="whole box"),
+        ], className="control"),
+        _slider(ids.ROW_THRESHOLD, "Line rows: mask rows with fewer valid pixels than", *RANGES["row_threshold"], 0.01, 0,
+                {0: "off", 0.5: "50%", 1: "100%"}),
+        _slider(ids.COL_THRESHOLD, "Line columns: mask columns with fewer valid pixels than", *RANGES["col_threshold"], 0.01,
+                0,
+                {0: "off", 0.5: "50%", 1: "100%"}),
+        _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", *RANGES["grow"], 1, 0),
+        dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
+                      className="control"),
+        html.Div([
+            html.Button("Undo", id=ids.UNDO, n_clicks=0, disabled=True, title="Undo the last mask edit"),
+            html.Button("Redo", id=ids.REDO, n_clicks=0, disabled=True, title="Redo the edit undone"),
+        ], className="buttons"),
+        html.Div(id=ids.MASK_SUMMARY, className="info"),
+        dcc.Upload(id=ids.MASK_UPLOAD, children=html.Div(["Add a mask file (NPY, TIFF, EDF, .msk; "
+                                                          "nonzero = missing)"]),
+                   className="upload small", multiple=False),
+        html.Div([
+            dcc.Dropdown(id=ids.MASK_FORMAT, options=[{"label": s, "value": s} for s in MASK_SUFFIXES
+                                                      if s != ".tiff"],
+                         value=".npy", clearable=False, className="format"),
+            html.Button("Download mask", id=ids.MASK_DOWNLOAD_BUTTON, n_clicks=0),
+            dcc.Download(id=ids.MASK_DOWNLOAD),
+        ], className="buttons"),
+    )
+
+
+def heal_controls() -> html.Div:
+    """3. Heal: preset, iterations, beam centre, seed, batch and grid, progress."""
+    return _section(
+        "3. Heal",
+        html.Div([
+            html.Label("Preset", htmlFor=ids.PRESET),
+            dcc.Dropdown(id=ids.PRESET, options=list(PRESETS), value=DEFAULT_PRESET, clearable=False),
+        ], className="control"),
+        html.Div([
+            html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),
+            dcc.Input(id=ids.ITERATIONS, type="number", min=1, max=MAX_ITERATIONS, step=1, placeholder="preset"),
+        ], className="control"),
+        html.Div([
+            html.Label("Beam centre row, column (empty = found by symmetry, shown under the mask)",
+                       htmlFor=ids.CENTER_ROW),
+            html.Div([dcc.Input(id=ids.CENTER_ROW, type="number", placeholder="row", debounce=True),
+                      dcc.Input(id=ids.CENTER_COL, type="number", placeholder="column", debounce=True)],
+                     className="pair"),
+        ], className="control"),
+        html.Div([
+            html.Label("Seed", htmlFor=ids.SEED),
+            dcc.Input(id=ids.SEED, type="number", min=0, max=MAX_SEED, step=1, value=0),
+        ], className="control"),
+        dcc.Checklist(id=ids.ALL_FRAMES, options=[{"label": " Batch: every frame of the file, or the shown "
+                                                            "frame and the set (one job, same mask and "
+                                                            "settings)", "value": "all"}],
+                      value=[], className="control"),
+        dcc.Checklist(id=ids.GRID, options=[{"label": " Hyperparameter grid: the seed's 40 runs (lr x "
+                                                      "param_noise x reg_noise), ranked by score, best kept",
+                                             "value": "grid"}],
+                      value=[], className="control"),
+        html.Div([
+            html.Button("Heal", id=ids.HEAL, n_clicks=0, className="primary"),
+            html.Button("Cancel", id=ids.CANCEL, n_clicks=0, disabled=True),
+        ], className="buttons"),
+        html.Progress(id=ids.PROGRESS_BAR, value="0", max="100", className="progress"),
+        html.Div(id=ids.PROGRESS_TEXT, className="info"),
+        html.Img(id=ids.PREVIEW, className="preview", alt="current fit"),
+    )
 
 
 def header(user: str | None = None, login: bool = False) -> html.Header:

@@ -377,27 +377,11 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
     start = time.perf_counter()
     step = 0
     for step in range(1, config.iterations + 1):
-        z_in = z
-        if config.reg_noise_std > 0:
-            z_in = z + config.reg_noise_std * torch.randn(z.shape, generator=gen).to(device)
-        opt.zero_grad(set_to_none=True)
-        out = net(z_in)
-        loss = ((out - target) ** 2 * weight).sum() / weight_sum
-        loss.backward()
-        opt.step()
-        if config.param_noise:
-            with torch.no_grad():
-                for p in conv_weights:
-                    p.add_(torch.randn(p.shape, generator=gen).to(device) * (p.std() / 50))
+        out, loss = _train_step(net, opt, z, (target, weight, weight_sum), config, gen, conv_weights)
         losses.append(loss.detach())
         with torch.no_grad():
             o = out.detach()
-            if ema is None:
-                ema, var = o.clone(), torch.zeros_like(o)
-            else:
-                delta = o - ema
-                ema += (1 - config.ema) * delta
-                var.mul_(config.ema).add_((1 - config.ema) * delta * delta)
+            ema, var = _smooth(ema, var, o, config.ema)
             spread = wmv.push(o) if wmv is not None else None
         last = step == config.iterations
         if spread is not None:  # ES-WMV: the iterate where the outputs vary least
@@ -430,6 +414,44 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
         best, best_var, best_iteration = ema, var, step
     if wmv is not None and score_fn is not None:
         best_score = score_fn(best)
+    return _result(problem, config, best, best_var, best_score if score_fn is not None else None,
+                   dict(best_iteration=best_iteration, loss_history=loss_history, score_history=score_history,
+                        iterations_run=step, elapsed_s=time.perf_counter() - start, device=device.type,
+                        working_shape=tuple(target.shape[-2:]), stopped=stopped, early_stopped=early))
+
+
+def _train_step(net, opt, z, problem_tensors, config: HealConfig, gen, conv_weights):
+    """One Adam step on the masked MSE, with fresh input noise and optional weight noise;
+    (network output, loss)."""
+    target, weight, weight_sum = problem_tensors
+    z_in = z
+    if config.reg_noise_std > 0:
+        z_in = z + config.reg_noise_std * torch.randn(z.shape, generator=gen).to(z.device)
+    opt.zero_grad(set_to_none=True)
+    out = net(z_in)
+    loss = ((out - target) ** 2 * weight).sum() / weight_sum
+    loss.backward()
+    opt.step()
+    if config.param_noise:
+        with torch.no_grad():
+            for p in conv_weights:
+                p.add_(torch.randn(p.shape, generator=gen).to(p.device) * (p.std() / 50))
+    return out, loss
+
+
+def _smooth(ema, var, o, rate: float):
+    """The exponential moving average of the outputs and its running variance, updated with ``o``."""
+    if ema is None:
+        return o.clone(), torch.zeros_like(o)
+    delta = o - ema
+    ema += (1 - rate) * delta
+    var.mul_(rate).add_((1 - rate) * delta * delta)
+    return ema, var
+
+
+def _result(problem: _Problem, config: HealConfig, best, best_var, score, run: dict) -> HealResult:
+    """The :class:`HealResult` of the chosen output ``best`` and its variance; ``run``: the
+    loop's counts, histories and flags."""
     prediction = problem.prediction(best)
     spread = problem.upsample(best_var.sqrt()).cpu().numpy()
     sigma = spread * problem.space.span / (1 - 2 * _MARGIN) / math.log(10)
@@ -438,19 +460,11 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
         missing=problem.missing,
         hidden=problem.hidden,
         uncertainty=np.where(problem.missing, sigma, 0).astype(np.float32),
-        score=best_score if score_fn is not None else None,
-        best_iteration=best_iteration,
-        loss_history=loss_history,
-        score_history=score_history,
-        iterations_run=step,
-        elapsed_s=time.perf_counter() - start,
-        device=device.type,
-        working_shape=tuple(target.shape[-2:]),
-        stopped=stopped,
-        early_stopped=early,
+        score=score,
         center=problem.center,
         config=config,
         hidden_prediction=prediction[problem.hidden],
+        **run,
     )
 
 

@@ -126,16 +126,11 @@ def run_heal(
     ValueError
         For a frame or mask that cannot be healed (one sentence).
     """
-    from .evaluate import classical_scores, mirror_check, profiles
-    from .fit import heal, resolve_device  # torch loads only when a fit is asked for
-    from .grid import grid_search
+    from .fit import resolve_device  # torch loads only when a fit is asked for
 
     def fit(cfg):
-        if not grid:
-            return heal(image, mask, cfg, progress=progress, should_stop=should_stop, threads=threads), None
-        ranked, best = grid_search(image, mask, cfg, on_run=on_run, progress=progress, threads=threads)
-        return best, [{"lr": r.config.lr, "param_noise": r.config.param_noise, "reg_noise_std": r.config.reg_noise_std,
-                       "score": r.score, "elapsed_s": round(r.elapsed_s, 2)} for r in ranked]
+        return _fit(image, mask, cfg, grid, dict(progress=progress, should_stop=should_stop, on_run=on_run,
+                                                 threads=threads))
 
     started = time.perf_counter()
     retried = None
@@ -148,7 +143,31 @@ def run_heal(
         if on_retry:
             on_retry(retried)
         result, ranked = fit(config)
-    fitted = time.perf_counter()
+    fit_s = time.perf_counter() - started
+    scores, curves, timings = _measure(image, result)
+    return HealOutcome(result, scores, curves, retried, ranked, {"fit_s": round(fit_s, 2), **timings})
+
+
+def _fit(image, mask, config: HealConfig, grid: bool, hooks: dict):
+    """(fit, ranked grid runs or None): one fit, or the seed's grid on ``config`` and its best."""
+    from .fit import heal
+    from .grid import grid_search
+
+    if not grid:
+        return heal(image, mask, config, progress=hooks["progress"], should_stop=hooks["should_stop"],
+                    threads=hooks["threads"]), None
+    ranked, best = grid_search(image, mask, config, on_run=hooks["on_run"], progress=hooks["progress"],
+                               threads=hooks["threads"])
+    return best, [{"lr": r.config.lr, "param_noise": r.config.param_noise, "reg_noise_std": r.config.reg_noise_std,
+                   "score": r.score, "elapsed_s": round(r.elapsed_s, 2)} for r in ranked]
+
+
+def _measure(image: np.ndarray, result) -> tuple[dict, dict | None, dict]:
+    """(scores of the fit and of every classical fill on its held-out pixels, profiles with
+    the Friedel check or None without a centre, seconds each took)."""
+    from .evaluate import classical_scores, mirror_check, profiles
+
+    started = time.perf_counter()
     scores = {"dip": result.score, **classical_scores(image, result.missing, result.hidden, result.center,
                                                       known=(result.blend or {}).get("fill_scores"))}
     scored = time.perf_counter()
@@ -156,6 +175,5 @@ def run_heal(
     if result.center:
         curves = profiles(image, result.healed, result.missing, result.center, result.fills)
         curves["mirror_check"] = mirror_check(image, result.healed, result.missing, result.center)
-    timings = {"fit_s": round(fitted - started, 2), "scores_s": round(scored - fitted, 2),
-               "profiles_s": round(time.perf_counter() - scored, 2)}
-    return HealOutcome(result, scores, curves, retried, ranked, timings)
+    return scores, curves, {"scores_s": round(scored - started, 2),
+                            "profiles_s": round(time.perf_counter() - scored, 2)}

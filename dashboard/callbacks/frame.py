@@ -46,6 +46,12 @@ def describe_frames(meta: dict) -> str:
 
 
 def register(app, store, max_upload_mb: float) -> None:
+    _register_uploads(app, store, max_upload_mb)
+    _register_sets(app, store, max_upload_mb)
+
+
+def _register_uploads(app, store, max_upload_mb: float) -> None:
+    """A frame from dcc.Upload or the streaming route, or another frame or dataset of it."""
     @app.callback(
         Output(ids.FRAME_STORE, "data"),
         Output(ids.MESSAGE, "children"),
@@ -95,6 +101,9 @@ def register(app, store, max_upload_mb: float) -> None:
         except OSError:
             return no_update, html.Span(STORE_FAILED, className="error")
 
+
+def _register_sets(app, store, max_upload_mb: float) -> None:
+    """A set of frames for a batch job, and the line about the shown frame."""
     @app.callback(
         Output(ids.SET_STORE, "data"),
         Output(ids.SET_INFO, "children"),

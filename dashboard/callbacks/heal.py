@@ -27,6 +27,13 @@ def job_owner(login: bool, typed) -> str:
 
 
 def register(app, store, manager, settings) -> None:
+    _register_heal(app, store, manager, settings)
+    _register_endings(app, store)
+    _register_rerun(app, store, manager, settings)
+
+
+def _register_heal(app, store, manager, settings) -> None:
+    """Heal: a background job from the page's frame, mask state and settings."""
     slots, threads, login = settings.gpu_slots, settings.threads, settings.users_file is not None
 
     @app.callback(
@@ -92,6 +99,9 @@ def register(app, store, manager, settings) -> None:
                                  dcc.Link("Review page", href=f"/job/{job_id}", id="review-link")], \
                 downloads(store, job_id), {}, HIDDEN
 
+
+def _register_endings(app, store) -> None:
+    """Cancel, and a job whose process died: each gets its sentence on the page."""
     @app.callback(
         Output(ids.RESULT_INFO, "children", allow_duplicate=True),
         Input(ids.CANCEL, "n_clicks"),
@@ -136,6 +146,11 @@ def register(app, store, manager, settings) -> None:
         return [html.Span(f"The job ended without a result: {record['reason']}. Job {job_id} is "
                           "recorded as interrupted; its review page can run it again. ", className="error"),
                 dcc.Link("Review page", href=f"/job/{job_id}", id="interrupted-link")], None
+
+
+def _register_rerun(app, store, manager, settings) -> None:
+    """Re-run, from a review page, a job that did not finish."""
+    slots, threads, login = settings.gpu_slots, settings.threads, settings.users_file is not None
 
     @app.callback(
         Output(ids.RERUN_INFO, "children"),
