@@ -26,6 +26,11 @@ def job_owner(login: bool, typed) -> str:
     return typed.strip()[:40] if isinstance(typed, str) else ""
 
 
+def _job_settings(settings) -> tuple[int, int | None, bool]:
+    """(fit slots per machine, CPU threads of a fit, whether login is on) of the settings."""
+    return settings.gpu_slots, settings.threads, settings.users_file is not None
+
+
 def register(app, store, manager, settings) -> None:
     _register_heal(app, store, manager, settings)
     _register_endings(app, store)
@@ -34,7 +39,7 @@ def register(app, store, manager, settings) -> None:
 
 def _register_heal(app, store, manager, settings) -> None:
     """Heal: a background job from the page's frame, mask state and settings."""
-    slots, threads, login = settings.gpu_slots, settings.threads, settings.users_file is not None
+    slots, threads, login = _job_settings(settings)
 
     @app.callback(
         Output(ids.RESULT_GRAPH, "figure"),
@@ -150,7 +155,7 @@ def _register_endings(app, store) -> None:
 
 def _register_rerun(app, store, manager, settings) -> None:
     """Re-run, from a review page, a job that did not finish."""
-    slots, threads, login = settings.gpu_slots, settings.threads, settings.users_file is not None
+    slots, threads, login = _job_settings(settings)
 
     @app.callback(
         Output(ids.RERUN_INFO, "children"),
