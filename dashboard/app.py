@@ -8,7 +8,8 @@ from pathlib import Path
 from dash import Dash, Input, Output, html
 from flask import Response, abort, jsonify, request, send_file
 
-from . import auth, ids, jobs, layout, review
+from . import auth, ids, jobs, review
+from .components import layout
 from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
 from .uploads import stored

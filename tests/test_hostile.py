@@ -73,7 +73,7 @@ def post(url: str, data: bytes, content_type: str = "application/json", timeout:
 def mask_state(upload_id: str, **controls) -> dict:
     """The page's mask state for an upload: no shapes, default controls but ``controls``
     (by MaskSpec name: grow, sigma, ...)."""
-    from dashboard.layout import DEFAULTS
+    from dashboard.components.layout import DEFAULTS
 
     by_name = {ids.GROW: "grow", ids.SIGMA: "sigma", ids.CONTRAST: "contrast"}
     values = [controls.get(by_name.get(i), DEFAULTS[i]) for i in ids.MASK_CONTROLS]

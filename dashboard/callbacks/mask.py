@@ -15,7 +15,7 @@ from dip_engine.io import MASK_SUFFIXES, write_mask
 from dip_engine.masks import MAX_SHAPES, MaskSpec, summary
 
 from .. import ids
-from ..layout import DEFAULTS
+from ..components.layout import DEFAULTS
 from ..figures import (MASK_TRACE, display_stride, frame_figure, mask_overlay_source, tile_patch,
                        view_window)
 from ..uploads import decode_upload

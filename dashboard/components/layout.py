@@ -8,9 +8,9 @@ from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
 from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA
 
-from . import ids
-from .storage import new_id
-from .figures import DRAW_BUTTONS
+from .. import ids
+from ..storage import new_id
+from ..figures import DRAW_BUTTONS
 
 
 #: Initial values of the mask controls (ids.MASK_CONTROLS order).
