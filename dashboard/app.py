@@ -12,7 +12,7 @@ from . import auth, ids, jobs, review
 from .components import layout
 from .background import ForkSafeCache, ForkSafeDiskcacheManager
 from .callbacks import register_all
-from .uploads import stored
+from .uploads import Upload, stored
 from .settings import Settings
 from .storage import JOB_FILES, Store, check_id
 
@@ -121,7 +121,7 @@ def _add_routes(server, store: Store, max_upload_mb: float) -> None:
     def too_large(_error):
         message = (f"The request is larger than the upload limit of {max_upload_mb:g} MB "
                    "(XRAY_HEAL_MAX_UPLOAD_MB).")
-        return jsonify({"meta": None, "message": message, "upload_id": None, "choices": None}), 413
+        return jsonify(Upload(None, message)._asdict()), 413  # the /upload answer's form, for assets/upload.js
 
     @server.route("/download/<job_id>/<name>")
     def download(job_id: str, name: str):
@@ -130,7 +130,8 @@ def _add_routes(server, store: Store, max_upload_mb: float) -> None:
                 return Response(store.bundle_zip(job_id), mimetype="application/zip",
                                 headers={"Content-Disposition": f"attachment; filename={job_id}.zip"})
             if name == "job.json":  # what readers may see of the record, not the server's internals
-                return Response(json.dumps(store.public_record(job_id), indent=1), mimetype="application/json",
+                return Response(json.dumps(store.public_record(job_id), indent=1, default=str),
+                                mimetype="application/json",
                                 headers={"Content-Disposition": "attachment; filename=job.json"})
             path = store.job_file(job_id, name)
         except KeyError:
