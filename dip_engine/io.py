@@ -268,6 +268,7 @@ def _read_tiff(path: Path, frame: int, limit: int) -> Frame:
     """A page of a multi-page TIFF, or a frame of a single page's 3-D stack."""
     import tifffile
 
+    _check_page_count(path)
     with tifffile.TiffFile(path, is_ome=False) as tif:  # never a multi-file OME series
         pages = len(tif.pages)
         if pages > 1:
@@ -286,6 +287,36 @@ def _read_tiff(path: Path, frame: int, limit: int) -> Frame:
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         return picture_to_frame(data)
     return Frame(data=np.asarray(data), fmt="tiff", meta={"frames": frames})
+
+
+#: Most pages (frames) of a TIFF file: tifffile keeps every page's offset once it
+#: counts them, and a file of minimal pages holds one every 6 bytes.
+MAX_TIFF_PAGES = 100_000
+
+
+def _check_page_count(path: Path) -> None:
+    """FrameError when a TIFF's chain of pages is longer than :data:`MAX_TIFF_PAGES`,
+    walked from the header with constant memory before tifffile indexes the pages."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(16)
+        order = "<" if head[:2] == b"II" else ">"
+        big = struct.unpack(order + "H", head[2:4])[0] == 43
+        offset = struct.unpack(order + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
+        count_fmt, entry, next_fmt = ("Q", 20, "Q") if big else ("H", 12, "I")
+        seen = set()
+        while offset and offset not in seen:
+            if len(seen) >= MAX_TIFF_PAGES:
+                raise FrameError(f"the TIFF holds more than {MAX_TIFF_PAGES} pages")
+            seen.add(offset)
+            f.seek(offset)
+            raw = f.read(struct.calcsize(count_fmt))
+            if len(raw) < struct.calcsize(count_fmt):
+                return  # a broken chain: tifffile says what is wrong
+            f.seek(struct.unpack(order + count_fmt, raw)[0] * entry, 1)
+            raw = f.read(struct.calcsize(next_fmt))
+            offset = struct.unpack(order + next_fmt, raw)[0] if len(raw) == struct.calcsize(next_fmt) else 0
 
 
 def _read_fabio(path: Path, frame: int, limit: int) -> Frame:
