@@ -320,15 +320,10 @@ def _check_page_count(path: Path) -> None:
 
 
 def _read_fabio(path: Path, frame: int, limit: int) -> Frame:
+    """A frame of an EDF, CBF or other fabio file, after its header's checks (:func:`_check_blocks`)."""
     import fabio
 
-    header = fabio.openheader(str(path))
-    shapes = [getattr(f, "shape", None) for f in getattr(header, "_frames", None) or [header]]
-    if not shapes or any(not s for s in shapes):
-        raise FrameError("the header does not say the frame's size")
-    for shape in shapes:
-        check_declared(shape, np.float64 if "Double" in str(header.header.get("DataType", "")) else np.float32,
-                       limit=limit)
+    _check_blocks(path, fabio.openheader(str(path)), limit)
     img = fabio.open(str(path))
     frames = int(getattr(img, "nframes", 1) or 1)
     if frame >= frames:
@@ -337,6 +332,46 @@ def _read_fabio(path: Path, frame: int, limit: int) -> Frame:
         img = img.getframe(frame)
     header = {str(k): str(v) for k, v in img.header.items()}
     return Frame(data=np.asarray(img.data), fmt="fabio", meta={"header": header, "frames": frames})
+
+
+def _check_blocks(path: Path, header, limit: int) -> None:
+    """FrameError for a fabio file whose blocks (EDF frames) declare too large a size, keep
+    their data in another file (EDF_BinaryFileName), or hold compressed data that inflates
+    beyond their declared size (fabio would decompress all of it)."""
+    blocks = getattr(header, "_frames", None) or [header]
+    for block in blocks:
+        shape = getattr(block, "shape", None)
+        if not shape:
+            raise FrameError("the header does not say the frame's size")
+        keys = getattr(block, "header", None) or header.header
+        check_declared(shape, np.float64 if "Double" in str(keys.get("DataType", "")) else np.float32,
+                       limit=limit)
+        if getattr(block, "bfname", None):
+            raise FrameError("a frame keeps its data in another file (EDF_BinaryFileName); "
+                             "only data stored inside the file is read")
+        compression = str(keys.get("Compression", "none")).strip().lower()
+        if compression not in ("", "none", "nocompression"):
+            _check_inflated(path, block, compression, math.prod(shape) * max(1, int(block.bpp)))
+
+
+def _check_inflated(path: Path, block, compression: str, expected: int) -> None:
+    """FrameError unless a compressed EDF block inflates to at most ``expected`` bytes
+    (decompressed with a bound, never in full)."""
+    import bz2
+    import zlib
+
+    with open(path, "rb") as f:
+        f.seek(block.start)
+        blob = f.read(block.blobsize)
+    try:
+        if "bz" in compression:
+            out = bz2.BZ2Decompressor().decompress(blob, max_length=expected + 1)
+        else:
+            out = zlib.decompressobj(47).decompress(blob, expected + 1)  # zlib or gzip, by its own header
+    except (OSError, ValueError, zlib.error):
+        return  # not compressed after all (fabio then reads the block as it is, at most its own size)
+    if len(out) > expected:
+        raise FrameError(f"the compressed data holds more than the {expected} bytes the header declares")
 
 
 def _read_picture(path: Path, limit: int) -> Frame:

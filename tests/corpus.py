@@ -10,6 +10,7 @@ limit (64 MP), so they are refused under any limit a test sets.
 
 from __future__ import annotations
 
+import gzip
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -43,6 +44,14 @@ def _edf(path: Path, dims: tuple[int, int], payload: bytes = b"\0" * 4096) -> Pa
     header = (f"{{\nHeaderID = EH:000001:000000:000000 ;\nImage = 1 ;\nByteOrder = LowByteFirst ;\n"
               f"DataType = SignedInteger ;\nDim_1 = {dims[1]} ;\nDim_2 = {dims[0]} ;\n"
               f"Size = {dims[0] * dims[1] * 4} ;\n")
+    path.write_bytes(header.ljust(510).encode() + b"}\n" + payload)
+    return path
+
+
+def _edf_block(path: Path, dims: tuple[int, int], keys: str, payload: bytes) -> Path:
+    """An EDF of one int32 block with extra header ``keys`` ("Key = value ;" lines)."""
+    header = (f"{{\nHeaderID = EH:000001:000000:000000 ;\nImage = 1 ;\nByteOrder = LowByteFirst ;\n"
+              f"DataType = SignedInteger ;\nDim_1 = {dims[1]} ;\nDim_2 = {dims[0]} ;\n{keys}")
     path.write_bytes(header.ljust(510).encode() + b"}\n" + payload)
     return path
 
@@ -131,12 +140,19 @@ def _header_bombs(d: Path) -> list[Case]:
     _npy_header_only(header, (100_000, 100_000))
     with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(header, "im.npy")
+    bomb = gzip.compress(bytes(200 * 2**20), compresslevel=9)  # 200 MB of zeros in 200 KB
+    (d / "secret.txt").write_bytes(SECRET)  # beside the EDF that names it
     pages = d / "bomb_pages.tif"  # 200,000 minimal pages (6 bytes each) after the 8-byte header
     with open(pages, "wb") as f:
         f.write(b"II*\x00" + struct.pack("<I", 8))
         f.write(b"".join(struct.pack("<HI", 0, 8 + (i + 1) * 6 if i < 199_999 else 0) for i in range(200_000)))
     return [
         Case("tiff_page_bomb", pages, "more than 100000 pages"),
+        Case("edf_gzip_bomb", _edf_block(d / "bomb_gz.edf", (100, 100), f"Compression = gzip ;\nSize = {len(bomb)} ;\n",
+                                         bomb), "compressed data holds more"),
+        Case("edf_external_binary", _edf_block(d / "external.edf", (20, 64),
+                                               "EDF_BinaryFileName = secret.txt ;\nEDF_BinaryFilePosition = 0 ;\n"
+                                               "EDF_BinaryFileSize = 5120 ;\n", b""), "another file"),
         Case("edf_dims_bomb", _edf(d / "bomb.edf", (100_000, 100_000)), "above the limit"),
         Case("edf_dim_1e9", _edf(d / "bomb_1e9.edf", (1, 1_000_000_000)), "above the limit"),
         Case("tiff_deflate_400mp", _tiled_zeros(d / "bomb_400mp.tif", (20_000, 20_000), np.uint8), "above the limit"),
@@ -222,7 +238,7 @@ NAMES = [
     "hdf5_external_storage", "hdf5_external_storage_named_edf", "hdf5_external_link",
     "hdf5_soft_link_through_external", "hdf5_virtual_dataset", "hdf5_shape_bomb", "hdf5_chunk_bomb",
     "mask_hdf5_external_storage",
-    "tiff_page_bomb", "edf_dims_bomb", "edf_dim_1e9", "tiff_deflate_400mp", "tiff_64mp_float64", "npy_header_bomb",
+    "tiff_page_bomb", "edf_gzip_bomb", "edf_external_binary", "edf_dims_bomb", "edf_dim_1e9", "tiff_deflate_400mp", "tiff_64mp_float64", "npy_header_bomb",
     "npz_header_bomb", "cbf_dims_bomb",
     "npy_object_array", "npz_without_arrays", "png_above_the_limit", "tiny_8x8", "thin_2x4000",
     "small_42x32_heals",
