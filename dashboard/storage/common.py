@@ -12,6 +12,8 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def host_name() -> str:
     """This machine's name, safe as a file name."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
@@ -41,3 +43,13 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def process_alive(pid) -> bool:
+    """Whether a process with this pid runs (and is not a zombie)."""
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+    except Exception:  # no such process, or no access to it
+        return False

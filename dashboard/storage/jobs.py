@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .common import _write_json, check_id, host_name, new_id
+from .common import _write_json, check_id, host_name, new_id, process_alive
 
 #: States of a job whose process should be alive.
 ACTIVE_STATES = ("queued", "running")
@@ -215,19 +215,7 @@ class Jobs:
 def _job_alive(record: dict) -> bool:
     """Whether a queued or running job's process still works on it."""
     if record.get("host", host_name()) == host_name():
-        return _alive(record.get("pid"))
+        return process_alive(record.get("pid"))
     return time.time() - float(record.get("heartbeat") or 0) < STALE_S
-
-
-def _alive(pid) -> bool:
-    """Whether a process with this pid runs (and is not a zombie)."""
-    if not pid:
-        return False
-    try:
-        import psutil
-
-        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
-    except Exception:  # no such process, or no access to it
-        return False
 
 

@@ -6,8 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .common import host_name
-from .jobs import _alive
+from .common import host_name, process_alive
 
 
 class Slots:
@@ -56,7 +55,7 @@ def _slot_free(path: Path) -> bool:
         holder = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return not path.exists()
-    if _alive(holder.get("pid")):
+    if process_alive(holder.get("pid")):
         return False
     path.unlink(missing_ok=True)
     return True
