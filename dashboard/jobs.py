@@ -69,8 +69,12 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
                                         center=check_center(center, meta["shape"]))
         _, mask, _ = store.upload_mask(meta["upload_id"], spec)
         items = batch_items(store, meta, frame_set) if all_frames else None
-    except (KeyError, TypeError, ValueError) as exc:
-        return None, f"Cannot heal: {str(exc).strip(chr(39))}"
+    except KeyError:  # the store's own KeyError holds only the id
+        return None, "Cannot heal: the frame is no longer on the server; load it again"
+    except TypeError:
+        return None, "Cannot heal: the page sent a malformed request; reload the page"
+    except ValueError as exc:
+        return None, f"Cannot heal: {exc}"
     try:
         job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
                                   items=items, grid=grid)

@@ -514,3 +514,11 @@ def test_job_records_follow_one_schema(tmp_path):
         store.update_job(job_id, colour="red")
     with pytest.raises(ValueError, match="unknown job state 'paused'"):
         store.update_job(job_id, state="paused")
+
+
+def test_healing_an_upload_the_server_no_longer_has_is_a_sentence(tmp_path):
+    store = Store(tmp_path)
+    job_id, message = run_heal_job(store, lambda _: None, {"upload_id": "gone1234"}, MaskSpec(), "fast", 5, 0)
+    assert job_id is None and message == "Cannot heal: the frame is no longer on the server; load it again"
+    job_id, message = run_heal_job(store, lambda _: None, "not a dict", MaskSpec(), "fast", 5, 0)
+    assert job_id is None and "malformed request" in message

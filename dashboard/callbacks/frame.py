@@ -7,6 +7,7 @@ from dash import Input, Output, State, html, no_update
 from dip_engine import FrameError
 
 from .. import ids
+from ..components.layout import refusal
 from ..uploads import STORE_FAILED, Upload, handle_upload
 
 #: Largest frame index the page asks for.
@@ -97,7 +98,7 @@ def _register_uploads(app, store, max_upload_mb: float) -> None:
         try:
             return store.read_upload(upload_id, frame_index(frame), dataset if isinstance(dataset, str) else None), ""
         except (FrameError, KeyError, ValueError) as exc:
-            return no_update, html.Span(str(exc).strip("'"), className="error")
+            return no_update, refusal(exc)
         except OSError:
             return no_update, html.Span(STORE_FAILED, className="error")
 

@@ -15,7 +15,7 @@ from dip_engine.io import MASK_SUFFIXES, write_mask
 from dip_engine.masks import MAX_SHAPES, MaskSpec, summary
 
 from .. import ids
-from ..components.layout import DEFAULTS
+from ..components.layout import DEFAULTS, refusal
 from ..figures import (MASK_TRACE, display_stride, frame_figure, mask_overlay_source, tile_patch,
                        view_window)
 from ..uploads import decode_upload
@@ -133,11 +133,6 @@ def spec_from_state(state: dict) -> MaskSpec:
 
 #: Frames above this many pixels are shown before their auto mask is ready.
 DEFER_AUTO_PIXELS = 4_000_000
-
-
-def refusal(exc: Exception) -> html.Span:
-    """An error sentence for the page."""
-    return html.Span(str(exc).strip("'"), className="error")
 
 
 def describe_mask(mask: np.ndarray, params: dict) -> list:

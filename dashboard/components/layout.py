@@ -19,6 +19,11 @@ DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_
             ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
 
 
+def refusal(exc: Exception | str) -> html.Span:
+    """An error sentence for the page (a KeyError's message without its quotes)."""
+    return html.Span(str(exc).strip("'"), className="error")
+
+
 def _section(title: str, *children) -> html.Div:
     return html.Div([html.H3(title), *children], className="section")
 
