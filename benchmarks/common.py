@@ -17,6 +17,10 @@ DATA = ROOT.parent / "shared" / "data"
 REFERENCE_MASKS = Path(__file__).resolve().parent / "reference_masks"
 #: Frames the quality and speed benchmarks run on, by file name.
 FRAMES = ["saxslab_image.tiff", "CeO2_Pilatus1M.tif", "liu2017_example_1.npz"]
+#: The oriented (fibre) and grazing-incidence frames: no rings.
+ANISOTROPIC = ["muscle_P40_1_3_00000.tif", "muscle_Prep24-1-1Rex.tif", "gisaxs_GISAXS_12.tif", "gisaxs_np_bcp.tif"]
+#: Every frame of ../shared/data (the quality benchmark's default).
+FRAMES_ALL = FRAMES + ANISOTROPIC + ["GI2_A9_19_001_0000.tiff", "vac_007_data_000001.h5"]
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:

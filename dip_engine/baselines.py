@@ -2,7 +2,8 @@
 
 Every fill works on log(1 + I), returns the healed frame in counts with
 valid pixels exact (:func:`dip_engine.intensity.paste`), and takes the
-frame, the missing pixels and, where symmetry is used, the beam centre.
+frame, the missing pixels and, where symmetry is used, the beam centre or
+the frame's measured :class:`~dip_engine.symmetry.Symmetry`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 from .geometry import mirror_image, polar_coordinates, polar_model, radial_profile
 from .intensity import log_counts, paste
+from .symmetry import Symmetry, fold
 
 
 def fill_constant(image: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -117,7 +119,62 @@ def fill_mirror(image: np.ndarray, missing: np.ndarray, center) -> np.ndarray:
     return paste(image, missing, np.expm1(filled))
 
 
-#: The classical fills by name, each called as ``fill(image, missing, center)``
-#: (biharmonic, the only one without symmetry, ignores the centre).
-FILLS = {"polar": fill_polar, "polar_smooth": fill_polar_smooth, "mirror": fill_mirror,
-         "biharmonic": lambda image, missing, center: fill_biharmonic(image, missing)}
+def fill_symmetry(image: np.ndarray, missing: np.ndarray, symmetry: Symmetry) -> np.ndarray:
+    """Symmetry fill: each missing pixel takes the noise-weighted mean of its valid
+    partners under the frame's holding operations (:func:`dip_engine.symmetry.fold`).
+
+    The point mirror and two perpendicular axes generalise MuscleX's quadrant
+    folding to a tilted fibre; a GISAXS frame folds about its specular column
+    only. Missing pixels with no measured partner take the smoothed polar fill.
+
+    References
+    ----------
+    .. [1] MuscleX, "Quadrant Folding", Illinois Institute of Technology BioCAT.
+    """
+    valid = ~missing
+    y = log_counts(image, valid)
+    mean, found = fold(y, valid, symmetry)
+    rest = missing & ~found
+    filled = np.where(found, mean, 0.0)
+    if rest.any():
+        filled[rest] = polar_model(y, valid, symmetry.center, window_deg=20.0)[rest]
+    return paste(image, missing, np.expm1(filled))
+
+
+def fill_pyfai(image: np.ndarray, missing: np.ndarray, center) -> np.ndarray:
+    """pyFAI's inpainting (``AzimuthalIntegrator.inpainting``): the field's standard peer.
+
+    The frame is integrated to a 1024 x 512 cake around the beam centre (flat
+    detector, pixel geometry only, which is all the cake needs), the missing
+    cells are interpolated, and the cake is read back at the missing pixels.
+    """
+    import logging
+
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    pixel = 1e-4  # metres; any size gives the same cake in pixel units
+    ai = AzimuthalIntegrator(dist=0.1, poni1=(center[0] + 0.5) * pixel, poni2=(center[1] + 0.5) * pixel,
+                             detector=Detector(pixel, pixel, max_shape=missing.shape))
+    data = np.where(missing, 0.0, np.clip(np.asarray(image, np.float64), 0, None)).astype(np.float32)
+    quiet = logging.getLogger("pyFAI")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        restored = ai.inpainting(data, missing.astype(np.int8), unit="r_mm")
+    finally:
+        quiet.setLevel(level)
+    return paste(image, missing, np.asarray(restored, np.float64))
+
+
+#: The classical fills by name, each called as ``fill(image, missing, symmetry)`` with the
+#: frame's :class:`~dip_engine.symmetry.Symmetry` (biharmonic ignores it; the ring fills
+#: read its centre).
+FILLS = {
+    "polar": lambda image, missing, symmetry: fill_polar(image, missing, symmetry.center),
+    "polar_smooth": lambda image, missing, symmetry: fill_polar_smooth(image, missing, symmetry.center),
+    "mirror": lambda image, missing, symmetry: fill_mirror(image, missing, symmetry.center),
+    "symmetry": fill_symmetry,
+    "pyfai": lambda image, missing, symmetry: fill_pyfai(image, missing, symmetry.center),
+    "biharmonic": lambda image, missing, symmetry: fill_biharmonic(image, missing),
+}

@@ -8,7 +8,9 @@ fills are run with those pixels hidden too, and non-negative weights that sum
 to one are fitted to them in log10(1 + I). The healed pixels are the weighted
 log-space combination. The reported score is cross-fitted (weights fitted on
 half the held-out regions, scored on the other half, and back), so it is not
-flattered by the fitting.
+flattered by the fitting. When one healer alone scores better on the held-out
+pixels than the cross-fitted blend, that healer alone is the result: the
+blend is never worse than the best single method there.
 """
 
 from __future__ import annotations
@@ -54,31 +56,33 @@ def cross_fitted_rmse(predictions: np.ndarray, truth: np.ndarray, groups: np.nda
 def blend(image: np.ndarray, result):
     """The :class:`~dip_engine.fit.HealResult` with its healed pixels blended with the fills.
 
-    Returns the result unchanged when it has no beam centre or no held-out
+    Returns the result unchanged when it has no symmetry or no held-out
     pixels. Otherwise ``healed`` is the blend, ``score`` its cross-fitted
-    hold-out score, ``blend`` records the weights, the fit's own score and
+    hold-out score (or the best single healer's, when that is lower; it then
+    has all the weight), ``blend`` records the weights, the fit's own score and
     each fill's score on the same held-out pixels, and ``fills`` holds each
     fill's counts at the missing pixels.
     """
     hidden, missing = result.hidden, result.missing
-    if result.center is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
+    if result.symmetry is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
         return result
     shown = missing | hidden
     predictions = np.stack([_log(result.hidden_prediction)]
-                           + [_log(fill(image, shown, result.center)[hidden]) for fill in FILLS.values()], 1)
+                           + [_log(fill(image, shown, result.symmetry)[hidden]) for fill in FILLS.values()], 1)
     truth = _log(np.asarray(image)[hidden])
+    singles = np.sqrt(np.mean((predictions - truth[:, None]) ** 2, axis=0))
     w = weights(predictions, truth)
-    groups = ndimage.label(hidden)[0][hidden]
-    score = cross_fitted_rmse(predictions, truth, groups)
-    fills = {name: fill(image, missing, result.center)[missing] for name, fill in FILLS.items()}
+    score = cross_fitted_rmse(predictions, truth, ndimage.label(hidden)[0][hidden])
+    if singles.min() < score:
+        w, score = np.eye(len(singles))[int(np.argmin(singles))], float(singles.min())
+    fills = {name: fill(image, missing, result.symmetry)[missing] for name, fill in FILLS.items()}
     combined = w[0] * _log(result.healed[missing])
     for wk, values in zip(w[1:], fills.values()):
         combined += wk * _log(values)
     counts = np.zeros(np.shape(image))
     counts[missing] = 10 ** combined - 1
     healed = paste(image, missing, counts).astype(result.healed.dtype, copy=False)
-    fill_scores = np.sqrt(np.mean((predictions[:, 1:] - truth[:, None]) ** 2, axis=0))
     record = {"weights": {"dip": float(w[0]), **{n: float(x) for n, x in zip(FILLS, w[1:])}},
               "dip_score": result.score,
-              "fill_scores": {n: float(x) for n, x in zip(FILLS, fill_scores)}}
+              "fill_scores": {n: float(x) for n, x in zip(FILLS, singles[1:])}}
     return dataclasses.replace(result, healed=healed, score=score, blend=record, fills=fills)

@@ -78,18 +78,26 @@ class HealConfig:
     wmv_window, wmv_patience : int
         W and P of ES-WMV (100 and 1000 in the authors' code).
     blend : bool
-        Combine the fit with the polar and mirror fills, weighted by the
-        held-out pixels (:mod:`dip_engine.blend`; needs the radial prior's
-        beam centre and ``holdout`` > 0).
-    prior : {'radial', 'none'}
-        'radial': the network fits what the frame's azimuthal mean around the
-        beam centre does not explain (scattering is centrosymmetric); 'none':
-        plain DIP on the log image.
+        Combine the fit with the classical fills, weighted by the held-out
+        pixels (:mod:`dip_engine.blend`; needs the symmetry prior and
+        ``holdout`` > 0).
+    prior : {'symmetry', 'none'}
+        'symmetry': the frame's symmetry is measured
+        (:func:`dip_engine.symmetry.detect_symmetry`) and the network fits
+        what it does not explain: on an isotropic frame the residual from the
+        ring model, otherwise the residual from the frame folded onto itself
+        by the operations that hold; 'none': plain DIP on the log image.
+        ('radial', the former name, is read as 'symmetry'.)
     center : (row, col) or None
-        Beam centre in pixels for the radial prior; None estimates it.
+        Beam centre in pixels; None takes the measured one.
+    symmetry : dict or None
+        The user's symmetry instead of the measured one
+        (:meth:`dip_engine.symmetry.Symmetry.to_dict` form: centre, isotropic,
+        operations with ``holds``); None measures it.
     mirror_weight : float
-        Loss weight of missing pixels whose point mirror through the centre
-        is valid, supervised by that mirrored value (0 = off; radial prior only).
+        Loss weight of missing pixels with a valid symmetric partner,
+        supervised by the noise-weighted mean of their partners
+        (:func:`dip_engine.symmetry.fold`; 0 = off; symmetry prior only).
     seed : int
         Seed of the input noise and the weight initialisation.
     device : {'auto', 'cpu', 'cuda'}
@@ -113,8 +121,9 @@ class HealConfig:
     wmv_window: int = 100
     wmv_patience: int = 1000
     blend: bool = True
-    prior: str = "radial"
+    prior: str = "symmetry"
     center: tuple[float, float] | None = None
+    symmetry: dict | None = None
     mirror_weight: float = 1.0
     seed: int = 0
     device: str = "auto"
@@ -123,6 +132,8 @@ class HealConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.center is not None:
             object.__setattr__(self, "center", tuple(float(c) for c in self.center))
+        if self.prior == "radial":
+            object.__setattr__(self, "prior", "symmetry")
         problems = []
         if not _integer_in(self.iterations, 1, MAX_ITERATIONS):
             problems.append(f"iterations must be a whole number from 1 to {MAX_ITERATIONS}")
@@ -150,8 +161,15 @@ class HealConfig:
             problems.append("stopping must be 'score' or 'wmv'")
         if self.wmv_window < 2 or self.wmv_patience < 1:
             problems.append("wmv_window must be at least 2 and wmv_patience at least 1")
-        if self.prior not in ("radial", "none"):
-            problems.append("prior must be 'radial' or 'none'")
+        if self.prior not in ("symmetry", "none"):
+            problems.append("prior must be 'symmetry' or 'none'")
+        if self.symmetry is not None:
+            from .symmetry import Symmetry  # numpy and scipy only
+
+            try:
+                object.__setattr__(self, "symmetry", Symmetry.from_dict(self.symmetry).to_dict())
+            except (ValueError, AttributeError) as exc:
+                problems.append(f"symmetry: {exc}")
         if self.center is not None and len(self.center) != 2:
             problems.append("center must be (row, col)")
         if self.mirror_weight < 0:

@@ -100,6 +100,93 @@ def occlusions(
     return hidden
 
 
+def gap_copies(
+    missing: np.ndarray,
+    seed: int = 0,
+    fraction: float = 0.04,
+    min_size: int = 20,
+    max_tries: int = 400,
+) -> np.ndarray:
+    """Known pixels to hide, shaped like the frame's own missing regions.
+
+    Each try takes one of the frame's missing regions (its module gaps, beamstop
+    and arm: connected regions of at least ``min_size`` pixels, cut at a grid of
+    a quarter of the frame so that a grid of module gaps gives gap segments), flips it
+    left-right and/or up-down at random, and moves it to a random place; its
+    pixels that land on valid, not yet hidden pixels are kept when they are at
+    least half of it. Tries go on until about ``fraction`` of the valid pixels
+    is hidden; regions larger than half of that are not copied. The real gaps are what healing must fill, so these
+    copies rank healers the way the real gaps do; small generic shapes
+    (:func:`occlusions`) rank them by small-hole interpolation.
+
+    Parameters
+    ----------
+    missing : (H, W) bool ndarray
+        The frame's missing pixels.
+    seed : int
+    fraction : float
+        Target share of valid pixels to hide.
+    min_size : int
+        Smallest region copied (pixels); single dead pixels are not shapes.
+
+    Returns
+    -------
+    hidden : (H, W) bool ndarray, a subset of ``~missing``; all False when the
+    frame has no region of ``min_size`` pixels.
+    """
+    from scipy import ndimage
+
+    missing = np.asarray(missing, bool)
+    valid = ~missing
+    hidden = np.zeros_like(missing)
+    pieces = missing.copy()
+    tile = max(32, min(missing.shape) // 4)
+    pieces[::tile, :] = False
+    pieces[:, ::tile] = False
+    labels, n = ndimage.label(pieces)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    target = fraction * valid.sum()
+    regions = [labels[sl] == i + 1 for i, sl in enumerate(ndimage.find_objects(labels))
+               if min_size <= sizes[i + 1] <= target / 2]
+    if not regions:
+        return hidden
+    rng = np.random.default_rng(seed)
+    h, w = missing.shape
+    for _ in range(max_tries):
+        if hidden.sum() >= target:
+            break
+        shape = regions[rng.integers(len(regions))]
+        if rng.random() < 0.5:
+            shape = shape[:, ::-1]
+        if rng.random() < 0.5:
+            shape = shape[::-1]
+        rh, rw = shape.shape
+        r0, c0 = rng.integers(h - rh + 1), rng.integers(w - rw + 1)
+        window = np.s_[r0: r0 + rh, c0: c0 + rw]
+        landed = shape & valid[window] & ~hidden[window]
+        if landed.sum() >= 0.5 * shape.sum():
+            hidden[window] |= landed
+    return hidden
+
+
+def holdout_pixels(missing: np.ndarray, seed: int, fraction: float, center=None) -> np.ndarray:
+    """The fit's held-out pixels: copies of the frame's own missing regions
+    (:func:`gap_copies`), completed with generic occlusion shapes
+    (:func:`occlusions`) where the copies fall short of ``fraction``.
+
+    Returns
+    -------
+    hidden : (H, W) bool ndarray, a subset of ``~missing``
+    """
+    valid = ~np.asarray(missing, bool)
+    hidden = gap_copies(missing, seed=seed, fraction=fraction)
+    short = fraction - hidden.sum() / max(valid.sum(), 1)
+    if short > 0.25 * fraction:
+        hidden |= occlusions(valid & ~hidden, seed=seed, fraction=short * valid.sum() / max((valid & ~hidden).sum(), 1),
+                             center=center)
+    return hidden
+
+
 def self_validate(
     image: np.ndarray,
     missing: np.ndarray,
@@ -130,7 +217,7 @@ def classical_scores(
     image: np.ndarray,
     missing: np.ndarray,
     hidden: np.ndarray,
-    center: tuple[float, float] | None,
+    symmetry,
     known: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Scores of the classical fills on the same held-out pixels as a fit.
@@ -143,8 +230,9 @@ def classical_scores(
         Pixels without data.
     hidden : (H, W) bool ndarray
         Held-out valid pixels (``HealResult.hidden``).
-    center : (row, col) or None
-        Beam centre; without one only biharmonic is scored.
+    symmetry : dip_engine.symmetry.Symmetry or None
+        The frame's symmetry (``HealResult.symmetry``); without one only
+        biharmonic is scored.
     known : dict, optional
         Scores already measured on these pixels (``HealResult.blend["fill_scores"]``):
         those fills are not run again.
@@ -153,7 +241,7 @@ def classical_scores(
     -------
     scores : dict
         RMSE of log10(1 + I) per fill of :data:`dip_engine.baselines.FILLS`
-        (biharmonic only, without a centre), and
+        (biharmonic only, without a symmetry), and
         'poisson_floor' of the held-out pixels when they hold integer counts.
     """
     from .baselines import FILLS
@@ -161,9 +249,9 @@ def classical_scores(
     if not hidden.any():
         return {}
     truth = np.asarray(image, np.float64)[hidden]
-    fills = {name: fill for name, fill in FILLS.items() if center is not None or name == "biharmonic"}
+    fills = {name: fill for name, fill in FILLS.items() if symmetry is not None or name == "biharmonic"}
     known = known or {}
-    scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden, center)[hidden], truth)
+    scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden, symmetry)[hidden], truth)
               for name, fill in fills.items()}
     if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only
         scores["poisson_floor"] = poisson_floor(truth)
@@ -202,9 +290,11 @@ def profiles(
     """
     from .baselines import FILLS
     from .geometry import azimuthal_profile, polar_coordinates, radial_profile
+    from .symmetry import Symmetry
 
     if fills is None:
-        fills = {name: fill(image, missing, center)[missing] for name, fill in FILLS.items()}
+        point = Symmetry(tuple(center), (), isotropic=True)  # the ring fills read the centre only
+        fills = {name: fill(image, missing, point)[missing] for name, fill in FILLS.items() if name != "symmetry"}
     everywhere = np.ones(missing.shape, bool)
     polar = polar_coordinates(missing.shape, center)
     lo, hi = np.percentile(polar[0][missing], [25, 75]) if missing.any() else (0.0, float(polar[0].max()))

@@ -4,12 +4,16 @@
 
 The fit, in brief:
 
-1. log(1 + I) of the valid pixels; with the radial prior, minus a smooth
-   polar model around the beam centre (:func:`dip_engine.geometry.polar_model`),
-   normalised to [0.05, 0.95];
-2. missing pixels whose point mirror through the centre is valid are
-   supervised by that mirrored value (Friedel's law), with a lower weight;
-3. a few percent of the valid pixels, shaped like real occlusions, are held
+1. the frame's symmetry is measured (:func:`dip_engine.symmetry.detect_symmetry`);
+   log(1 + I) of the valid pixels, minus what that symmetry explains: the
+   smooth polar model around the beam centre on an isotropic frame
+   (:func:`dip_engine.geometry.polar_model`), the frame folded onto itself
+   otherwise (:func:`dip_engine.symmetry.symmetric_model`); normalised to
+   [0.05, 0.95];
+2. missing pixels with a valid symmetric partner are supervised by the
+   noise-weighted mean of all their partners (:func:`dip_engine.symmetry.fold`);
+3. a few percent of the valid pixels, in copies of the frame's own gaps,
+   arm and beamstop, are held
    out of the loss: their error is the quality score, which picks the best
    iteration and stops the fit when it stops improving (or, with
    ``stopping='wmv'``, ES-WMV picks it from the outputs' windowed variance);
@@ -21,6 +25,7 @@ The fit, in brief:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -32,11 +37,12 @@ import torch
 import torch.nn.functional as F
 
 from .config import FitProgress, HealConfig
-from .evaluate import occlusions
-from .geometry import estimate_center, mirror_image, polar_model
+from .evaluate import holdout_pixels
+from .geometry import polar_model
 from .intensity import log_counts, paste
 from .masks import flag_mask
 from .network import make_input, skip
+from .symmetry import Symmetry, detect_symmetry, fold, symmetric_model
 
 #: The normalised target spans [_MARGIN, 1 - _MARGIN], inside the sigmoid.
 _MARGIN = 0.05
@@ -87,7 +93,7 @@ class HealResult:
     early_stopped : bool
         True when the hold-out score stopped improving before the last step.
     center : (row, col) or None
-        Beam centre the radial prior used.
+        Beam centre the symmetry prior used.
     config : HealConfig
     hidden_prediction : (n,) float64 ndarray
         The fit's counts at the held-out pixels (``hidden``, in
@@ -100,6 +106,10 @@ class HealResult:
         With ``config.blend``: each classical fill of
         :data:`dip_engine.baselines.FILLS` at the ``missing`` pixels, (m,)
         counts in ``np.flatnonzero`` order, as blended into ``healed``.
+    symmetry : Symmetry or None
+        The symmetry the fit used (measured, or the config's).
+    network : (m,) float64 ndarray or None
+        The network's own counts at the ``missing`` pixels before any blend.
     """
 
     healed: np.ndarray
@@ -121,6 +131,8 @@ class HealResult:
     hidden_prediction: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     blend: dict | None = None
     fills: dict | None = field(default=None, repr=False)
+    symmetry: Symmetry | None = None
+    network: np.ndarray | None = field(default=None, repr=False)
 
 
 def missing_pixels(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -237,29 +249,45 @@ def heal(
     return result
 
 
+def frame_symmetry(image: np.ndarray, valid: np.ndarray, config: HealConfig) -> Symmetry | None:
+    """The symmetry a fit uses: None without the symmetry prior, else the config's
+    (``config.symmetry``) or the measured one, its centre replaced by ``config.center``."""
+    if config.prior != "symmetry":
+        return None
+    symmetry = Symmetry.from_dict(config.symmetry) if config.symmetry else detect_symmetry(image, valid)
+    if config.center:
+        symmetry = dataclasses.replace(symmetry, center=tuple(config.center))
+    return symmetry
+
+
 @dataclass
 class _LogSpace:
     """The normalised log space a fit works in.
 
     t = MARGIN + (1 - 2 MARGIN) (log(1 + I) - base - lo) / span, where
-    ``base`` is the polar model around the beam centre (or 0), so that the
-    network fits what symmetry does not explain. ``lo`` and ``span`` map the
-    valid pixels (with a model: the 0.1 to 99.9 percentiles of the residual,
-    which has rare large outliers) to [MARGIN, 1 - MARGIN].
+    ``base`` is what the frame's symmetry explains (or 0), so that the network
+    fits the rest. ``lo`` and ``span`` map the valid pixels (with a base: the
+    0.1 to 99.9 percentiles of the residual, which has rare large outliers) to
+    [MARGIN, 1 - MARGIN].
     """
 
     base: np.ndarray
     lo: float
     span: float
-    center: tuple[float, float] | None = None
+    symmetry: Symmetry | None = None
 
     @classmethod
-    def fit(cls, image, valid, center=None) -> "_LogSpace":
+    def fit(cls, image, valid, symmetry: Symmetry | None = None) -> "_LogSpace":
         y = log_counts(image, valid)
-        base = np.zeros(y.shape) if center is None else polar_model(y, valid, center, window_deg=20)
+        if symmetry is None:
+            base = np.zeros(y.shape)
+        elif symmetry.isotropic:
+            base = polar_model(y, valid, symmetry.center, window_deg=20)
+        else:
+            base = symmetric_model(y, valid, symmetry)
         v = (y - base)[valid]
-        lo, hi = (v.min(), v.max()) if center is None else np.percentile(v, [0.1, 99.9])
-        return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, center=center)
+        lo, hi = (v.min(), v.max()) if symmetry is None else np.percentile(v, [0.1, 99.9])
+        return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, symmetry=symmetry)
 
     def encode(self, y: np.ndarray) -> np.ndarray:
         return _MARGIN + (1 - 2 * _MARGIN) * (y - self.base - self.lo) / self.span
@@ -271,21 +299,22 @@ class _LogSpace:
     def to_counts(self, t: np.ndarray) -> np.ndarray:
         return np.expm1(self.to_log(t))
 
-    def targets(self, image, valid, mirror_weight: float):
+    def targets(self, image, valid, partner_weight: float):
         """Target and per-pixel weight of the loss.
 
-        Valid pixels have weight 1. With a beam centre and ``mirror_weight``
-        > 0, missing pixels whose point mirror is valid are supervised by the
-        mirrored log intensity (Friedel's law) with that weight.
+        Valid pixels have weight 1. With a symmetry and ``partner_weight`` > 0,
+        missing pixels with a valid symmetric partner are supervised by the
+        noise-weighted mean of their partners (:func:`dip_engine.symmetry.fold`)
+        with that weight.
         """
         y = log_counts(image, valid)
         weight = valid.astype(np.float64)
         target = np.where(valid, y, 0.0)
-        if mirror_weight > 0 and self.center is not None:
-            mirrored, available = mirror_image(y, valid, self.center)
-            use = available & ~valid
-            target[use] = mirrored[use]
-            weight[use] = mirror_weight
+        if partner_weight > 0 and self.symmetry is not None:
+            folded, found = fold(y, valid, self.symmetry)
+            use = found & ~valid
+            target[use] = folded[use]
+            weight[use] = partner_weight
         return np.clip(self.encode(target), 0, 1) * (weight > 0), weight
 
 
@@ -301,23 +330,26 @@ class _Problem:
     weight: torch.Tensor
     factor: int
     coarse_shape: tuple[int, int]
-    center: tuple[float, float] | None
+    symmetry: Symmetry | None
+
+    @property
+    def center(self) -> tuple[float, float] | None:
+        return None if self.symmetry is None else tuple(self.symmetry.center)
 
     @classmethod
     def build(cls, image, missing, config: HealConfig) -> "_Problem":
         valid = ~missing
-        center = None
-        if config.prior == "radial":
-            center = tuple(config.center) if config.center else estimate_center(image, valid)
+        symmetry = frame_symmetry(image, valid, config)
         hidden = np.zeros_like(missing)
         if config.holdout > 0:
-            hidden = occlusions(valid, seed=config.seed, fraction=config.holdout, center=center)
+            hidden = holdout_pixels(missing, seed=config.seed, fraction=config.holdout,
+                                    center=symmetry.center if symmetry else None)
         known = valid & ~hidden
-        space = _LogSpace.fit(image, known, center)
+        space = _LogSpace.fit(image, known, symmetry)
         target, weight = space.targets(image, known, config.mirror_weight)
         factor = max(1, math.ceil(max(image.shape) / config.max_side))
         t_small, w_small, coarse_shape = _downsample(target, weight, factor, 2 ** len(config.channels))
-        return cls(image, missing, hidden, space, t_small, w_small, factor, coarse_shape, center)
+        return cls(image, missing, hidden, space, t_small, w_small, factor, coarse_shape, symmetry)
 
     def upsample(self, t: torch.Tensor) -> torch.Tensor:
         """Network-sized output -> (H, W) tensor at full resolution."""
@@ -464,6 +496,8 @@ def _result(problem: _Problem, config: HealConfig, best, best_var, score, run: d
         center=problem.center,
         config=config,
         hidden_prediction=prediction[problem.hidden],
+        symmetry=problem.symmetry,
+        network=prediction[problem.missing],
         **run,
     )
 

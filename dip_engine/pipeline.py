@@ -60,6 +60,7 @@ class HealOutcome:
             "device": r.device,
             "working_shape": list(r.working_shape),
             "center": list(r.center) if r.center else None,
+            "symmetry": r.symmetry.to_dict() if r.symmetry else None,
             "scores": self.scores,
             "blend": r.blend,
             "retried": self.retried,
@@ -168,7 +169,7 @@ def _measure(image: np.ndarray, result) -> tuple[dict, dict | None, dict]:
     from .evaluate import classical_scores, mirror_check, profiles
 
     started = time.perf_counter()
-    scores = {"dip": result.score, **classical_scores(image, result.missing, result.hidden, result.center,
+    scores = {"dip": result.score, **classical_scores(image, result.missing, result.hidden, result.symmetry,
                                                       known=(result.blend or {}).get("fill_scores"))}
     scored = time.perf_counter()
     curves = None

@@ -16,7 +16,7 @@ def _log_rmse(a, b):
     return float(np.sqrt(np.mean((np.log10(1 + a) - np.log10(1 + b)) ** 2)))
 
 
-@pytest.mark.parametrize("prior", ["radial", "none"])
+@pytest.mark.parametrize("prior", ["symmetry", "none"])
 def test_healed_rings_are_closer_to_truth_than_constant_fill(rings, prior):
     truth, flagged, mask = rings
     result = heal(flagged, mask, HealConfig.from_preset("fast", **dict(QUICK, iterations=300, prior=prior)))

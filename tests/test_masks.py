@@ -118,7 +118,7 @@ def test_auto_mask_finds_a_half_transparent_arm():
     arm = (np.abs(yy - 80 - 0.3 * (xx - 80)) < 5) & (xx > 80)
     mean = np.where(stop, 2.0, np.where(arm, mean / 1.7, mean))
     frame = np.random.default_rng(0).poisson(mean).astype(np.int32)
-    parts, center, _ = auto_mask_parts(frame)
+    parts, _, _ = auto_mask_parts(frame)
     found = parts["beamstop_and_arm"]
     truth = stop | arm
     iou = _iou(found, truth)

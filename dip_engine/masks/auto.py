@@ -1,30 +1,40 @@
-"""The automatic mask: detector flags and gaps, beamstop and arm, outliers.
+"""The automatic mask: detector flags and gaps, beamstop and arm (or a GISAXS
+beamstop rod), zero-count shadows, outliers.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .beamstop import DEFAULT_CONTRAST, shadow_mask
 from .detectors import detectors_for_shape, flag_mask, gap_mask
+from .grazing import rod_mask, zero_count_shadow
 from .outliers import DEFAULT_SIGMA, outlier_mask
 from .shapes import combine
 
+if TYPE_CHECKING:
+    from ..symmetry import Symmetry
+
 
 def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
-                    contrast: float = DEFAULT_CONTRAST) -> tuple[dict[str, np.ndarray], tuple[float, float], str | None]:
+                    contrast: float = DEFAULT_CONTRAST) -> tuple[dict[str, np.ndarray], "Symmetry", str | None]:
     """The parts of :func:`auto_mask`, each a (H, W) bool array.
 
     Returns
     -------
     parts : dict
-        ``flags``, ``gaps``, ``beamstop_and_arm``, ``outliers``.
-    center : (row, col)
-        Beam centre found by point symmetry.
+        ``flags``, ``gaps``, ``beamstop_and_arm`` (on a grazing-incidence frame,
+        the beamstop rod), ``shadows`` (zero-count flight-tube and window
+        shadows), ``outliers``.
+    symmetry : dip_engine.symmetry.Symmetry
+        The frame's measured symmetry (its ``center`` is the beam centre).
     detector : str or None
         Detector family named by the frame shape, when exactly one fits.
     """
     from ..geometry import estimate_center
+    from ..symmetry import detect_symmetry
 
     image = np.asarray(image)
     flags = flag_mask(image)
@@ -32,11 +42,25 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
     detector = fits[0] if len(fits) == 1 else None
     gaps = gap_mask(image.shape, detector) if detector else np.zeros(image.shape, bool)
     valid = ~(flags | gaps)
-    center = estimate_center(image, valid)
-    shadow = shadow_mask(image, valid, center, contrast=contrast)
-    outliers = outlier_mask(image, valid & ~shadow, sigma=sigma, center=center)
-    parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "outliers": outliers}
-    return parts, center, detector
+    # the shadows are dark, and on the mirror axes: measure the symmetry without them
+    shadow = shadow_mask(image, valid, estimate_center(image, valid), contrast=contrast)
+    symmetry = detect_symmetry(image, valid & ~shadow)
+    if is_grazing(symmetry):  # no rings to compare a shadow with: the rod by its shape
+        shadow = rod_mask(image, valid, symmetry.center[1])
+        symmetry = detect_symmetry(image, valid & ~shadow)
+    center = symmetry.center
+    shadows = zero_count_shadow(image, valid & ~shadow)
+    outliers = outlier_mask(image, valid & ~shadow & ~shadows, sigma=sigma, center=center)
+    parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "shadows": shadows, "outliers": outliers}
+    return parts, symmetry, detector
+
+
+def is_grazing(symmetry) -> bool:
+    """Whether a frame's symmetry is a grazing-incidence one: no point mirror, a mirror
+    about a (near) vertical axis."""
+    holding = symmetry.holding()
+    return not symmetry.isotropic and not any(op.kind == "point" for op in holding) and \
+        any(op.kind == "mirror" and abs(op.angle_deg) > 45 for op in holding)
 
 
 def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST) -> tuple[np.ndarray, dict]:
@@ -44,19 +68,23 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
 
     Detector flags, module gaps (when the shape names the detector), the
     beamstop and its arm (:func:`shadow_mask` around the beam centre found
-    by symmetry) and outlier pixels (:func:`outlier_mask`).
+    by symmetry; on a grazing-incidence frame the rod on its specular column,
+    :func:`rod_mask`), zero-count shadows (:func:`zero_count_shadow`) and
+    outlier pixels (:func:`outlier_mask`).
 
     Returns
     -------
     mask : (H, W) bool ndarray
     params : dict
-        What was chosen (detector, beam centre, sigma, contrast) and how many
-        pixels each part masked, so a user can review and tweak it.
+        What was chosen (detector, beam centre, the measured symmetry, sigma,
+        contrast) and how many pixels each part masked, so a user can review
+        and tweak it.
     """
-    parts, center, detector = auto_mask_parts(image, sigma, contrast)
+    parts, symmetry, detector = auto_mask_parts(image, sigma, contrast)
     params = {
         "detector": detector,
-        "center": [round(center[0], 2), round(center[1], 2)],
+        "center": [round(symmetry.center[0], 2), round(symmetry.center[1], 2)],
+        "symmetry": symmetry.to_dict(),
         "sigma": sigma,
         "contrast": contrast,
         "pixels": {name: int(part.sum()) for name, part in parts.items()},
