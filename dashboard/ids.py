@@ -55,6 +55,12 @@ HISTORY_SINCE = "history-since"
 HISTORY_TABLE = "history-table"
 DELETE_JOB = "delete-job"  # pattern-matching: {"type": DELETE_JOB, "index": job_id}
 
+SYMMETRY_INFO = "symmetry-info"
+SYMMETRY_STORE = "symmetry-store"  # the measured symmetry (Symmetry.to_dict) of the shown frame
+SYMMETRY_OVERRIDE = "symmetry-override"
+SYMMETRY_OPS = "symmetry-ops"
+SYMMETRY_ANGLE = "symmetry-angle"
+
 PRESET = "preset"
 ALL_FRAMES = "all-frames"
 CENTER_ROW = "center-row"

@@ -47,13 +47,14 @@ def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
                  all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None,
-                 center=None, threads: int | None = None):
+                 center=None, threads: int | None = None, symmetry: dict | None = None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames``, one batch job heals every frame of a multi-frame
     file, or the shown frame and every upload of ``frame_set`` (the page's
     set of extra files, metadata of uploads of the same shape). ``center``:
-    the user's beam centre (row, col), else found by symmetry.
+    the user's beam centre (row, col), else found by symmetry; ``symmetry``: the user's
+    symmetry (:meth:`dip_engine.symmetry.Symmetry.to_dict` form), else measured.
     With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
     runs on the preset, ranked by score, and the best run is the result.
 
@@ -66,7 +67,8 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     try:
         meta = store.upload_meta(meta["upload_id"])  # the server's record, not what the page sent
         config = HealConfig.from_preset(preset or DEFAULT_PRESET, iterations=iterations, seed=seed,
-                                        center=check_center(center, meta["shape"]))
+                                        center=check_center(center, meta["shape"]),
+                                        symmetry=checked_symmetry(symmetry, meta["shape"]))
         _, mask, _ = store.upload_mask(meta["upload_id"], spec)
         items = batch_items(store, meta, frame_set) if all_frames else None
     except KeyError:  # the store's own KeyError holds only the id
@@ -81,6 +83,18 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     except OSError:
         return None, "Cannot heal: the server cannot store jobs right now (its data folder is full or read-only)"
     return job_id, execute_job(store, job_id, set_progress, slots, threads)
+
+
+def checked_symmetry(symmetry, shape) -> dict | None:
+    """The page's symmetry checked on the server against the frame's shape (ValueError with a
+    sentence), or None."""
+    if symmetry is None:
+        return None
+    from dip_engine.symmetry import Symmetry
+
+    if not isinstance(symmetry, dict):
+        raise ValueError("the symmetry settings are malformed; reload the page")
+    return Symmetry.from_dict(symmetry, tuple(shape)).to_dict()
 
 
 #: Most frames of one batch job.

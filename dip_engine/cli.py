@@ -1,5 +1,5 @@
-"""Command line of the engine: ``xray-heal heal|mask|grid`` (``serve`` and ``worker`` are the
-dashboard's, :mod:`dashboard.cli`).
+"""Command line of the engine: ``xray-heal heal|mask|grid|symmetry`` (``serve`` and ``worker``
+are the dashboard's, :mod:`dashboard.cli`).
 
 Bad input ends with exit status 2 and one line on stderr, never a traceback.
 """
@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frame_arguments(g)
     _add_fit_arguments(g, "healed frame of the best run", "fast")
 
+    s = sub.add_parser("symmetry", help="measure a frame's centre and symmetry operations (JSON)")
+    _add_frame_arguments(s)
+    s.add_argument("--mask", help="mask file, nonzero = missing pixel (default: the automatic mask, as "
+                                  "'xray-heal mask --auto' makes it; detector flags and gaps are always left out)")
+
     m = sub.add_parser("mask", help="make a mask file (nonzero = missing) for a frame")
     _add_frame_arguments(m)
     m.add_argument("-o", "--output", required=True, help=f"mask file ({', '.join(MASK_SUFFIXES)})")
@@ -91,7 +96,9 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
     p.add_argument("--threads", type=int, help="torch threads of a fit on the CPU (default: every usable core but "
                                                "one; xray-heal takes XRAY_HEAL_THREADS)")
     p.add_argument("--center", nargs=2, type=float, metavar=("ROW", "COL"),
-                   help="beam centre in pixels (default: found by point symmetry)")
+                   help="beam centre in pixels (default: the measured one)")
+    p.add_argument("--symmetry", help="JSON file of the symmetry to use, as 'xray-heal symmetry' prints it "
+                                      "(edit 'holds', 'angle_deg', 'center'); default: measured")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a parsed ``heal``, ``grid`` or ``mask`` command; the exit status."""
+    """Run a parsed ``heal``, ``grid``, ``mask`` or ``symmetry`` command; the exit status."""
     try:
         with quiet_libraries():
-            return {"mask": _mask, "grid": _grid}.get(args.command, _heal)(args)
+            return {"mask": _mask, "grid": _grid, "symmetry": _symmetry}.get(args.command, _heal)(args)
     except (FrameError, ValueError) as exc:
         print(f"xray-heal: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -152,9 +159,28 @@ def _inputs(args):
         print(f"xray-heal: warning: {frame.name}: {warning}", file=sys.stderr)
     config = HealConfig.from_preset(
         args.preset, iterations=args.iterations, device=args.device, seed=args.seed,
-        center=check_center(args.center, frame.data.shape),
+        center=check_center(args.center, frame.data.shape), symmetry=_symmetry_file(args.symmetry, frame.data.shape),
     )
     return out, frame, mask, config
+
+
+def _symmetry_file(path: str | None, shape) -> dict | None:
+    """The symmetry JSON of ``--symmetry`` (checked against the frame), or None."""
+    if path is None:
+        return None
+    from .symmetry import Symmetry
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise FrameError(f"{path}: cannot read the symmetry file ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise FrameError(f"{path}: the symmetry file is not JSON") from None
+    if not isinstance(data, dict):
+        raise FrameError(f"{path}: the symmetry file must hold a JSON object")
+    return Symmetry.from_dict(data, shape).to_dict()
 
 
 def _frame_and_mask(args):
@@ -214,6 +240,22 @@ def _heal(args) -> int:
         f"wrote {out} ({result.healed.dtype}, {result.missing.sum()} pixels healed, "
         f"{result.iterations_run} iterations in {result.elapsed_s:.1f} s on {result.device}{score})"
     )
+    return 0
+
+
+def _symmetry(args) -> int:
+    from . import masks
+    from .symmetry import detect_symmetry
+
+    frame, mask = _frame_and_mask(args)
+    if args.mask is None:
+        _, params = masks.auto_mask(frame.data)  # it measures the symmetry without the shadows
+        print(json.dumps(params["symmetry"], indent=1))
+        return 0
+    fits = masks.detectors_for_shape(frame.data.shape)
+    missing = masks.combine(frame.data.shape, masks.flag_mask(frame.data), mask,
+                            masks.gap_mask(frame.data.shape, fits[0]) if len(fits) == 1 else None)
+    print(json.dumps(detect_symmetry(frame.data, ~missing).to_dict(), indent=1))
     return 0
 
 

@@ -73,3 +73,41 @@ def occlude(frame: np.ndarray, center: tuple[float, float] | None = None) -> tup
     flagged[gap] = -1
     flagged[dead & ~gap] = -2
     return flagged, stop | arm | gap | dead
+
+
+def fibre_pattern(
+    shape: tuple[int, int] = (128, 128),
+    center: tuple[float, float] | None = None,
+    tilt_deg: float = 8.0,
+    peak_counts: float = 2000.0,
+    seed: int = 0,
+    poisson: bool = True,
+) -> np.ndarray:
+    """An oriented-fibre frame: an equatorial streak, layer lines and off-axis spots.
+
+    Its symmetry is the point mirror and two perpendicular mirror axes: the
+    equator at ``tilt_deg`` from the column axis (counter-clockwise as drawn)
+    and the meridian at ``tilt_deg + 90``; no rotation maps it onto itself.
+
+    Returns
+    -------
+    frame : (H, W) int32 (Poisson counts) or float64 (the mean) ndarray
+    """
+    h, w = shape
+    cy, cx = center if center is not None else (h * 0.52, w * 0.47)
+    yy, xx = np.mgrid[:h, :w].astype(np.float64)
+    t = np.deg2rad(tilt_deg)
+    along = (yy - cy) * -np.sin(t) + (xx - cx) * np.cos(t)  # along the equator
+    across = -(yy - cy) * np.cos(t) - (xx - cx) * np.sin(t)  # along the meridian
+    side = min(h, w)
+    r = np.hypot(along, across)
+    mean = peak_counts / (1 + (r / (0.05 * side)) ** 2)
+    mean = mean + 0.6 * peak_counts * np.exp(-(across / (0.02 * side)) ** 2) / (1 + np.abs(along) / (0.1 * side))
+    for k in (1, 2):  # layer lines above and below the equator
+        mean = mean + 0.2 * peak_counts / k * np.exp(-((np.abs(across) - k * 0.18 * side) / (0.012 * side)) ** 2) \
+            * np.exp(-(along / (0.25 * side)) ** 2)
+    spots = np.exp(-((np.abs(along) - 0.22 * side) ** 2 + (np.abs(across) - 0.18 * side) ** 2) / (0.015 * side) ** 2)
+    mean = mean + 0.5 * peak_counts * spots + 2.0
+    if not poisson:
+        return mean
+    return np.random.default_rng(seed).poisson(mean).astype(np.int32)

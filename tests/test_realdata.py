@@ -52,3 +52,52 @@ def test_auto_beamstop_and_arm_match_the_hand_drawn_reference(shared_data, name)
     iou, over = shadow_agreement(parts, np.load(REFERENCES / (Path(name).stem + ".npy")))
     assert iou > 0.85, iou
     assert over < 0.005, over
+
+
+# what the data README says of each frame's symmetry: (frame, isotropic, holding operations
+# as (kind, axis angle rounded to 5 degrees), centre or None where it gives none)
+SYMMETRIES = [
+    ("saxslab_image.tiff", True, None, None),
+    ("CeO2_Pilatus1M.tif", True, None, (529.5, 488.5)),
+    ("liu2017_example_1.npz", False, {("point", None), ("mirror", 10), ("mirror", -80)}, (388.0, 258.0)),
+    ("muscle_P40_1_3_00000.tif", False, {("point", None), ("mirror", 0), ("mirror", 90)}, None),
+    ("muscle_Prep24-1-1Rex.tif", False, {("point", None), ("mirror", 0), ("mirror", 90)}, None),
+    ("gisaxs_GISAXS_12.tif", False, {("mirror", 90)}, None),
+    ("gisaxs_np_bcp.tif", False, {("mirror", 90)}, None),
+]
+
+
+@pytest.mark.parametrize("name, isotropic, holding, center", SYMMETRIES)
+def test_symmetry_detection_names_the_frames_operations(shared_data, name, isotropic, holding, center):
+    _, params = auto_mask(read_frame(shared_data / name).data)
+    found = params["symmetry"]
+    assert found["isotropic"] == isotropic
+    if holding is not None:
+        named = {(op["kind"], None if op["kind"] == "point" else int(5 * round(op["angle_deg"] / 5)) % 180 or 0)
+                 for op in found["operations"] if op["holds"]}
+        assert named == {(k, None if a is None else a % 180) for k, a in holding}
+    if center is not None:
+        # Liu et al.'s (388, 258) is 2.1 px from the frame's Friedel centre (386.0, 257.2), where the
+        # point mirror's squared log mismatch is a fifth of that at (388, 258): allow that much
+        assert np.hypot(found["center"][0] - center[0], found["center"][1] - center[1]) <= 2.2
+
+
+@pytest.mark.parametrize("name, rod_cols, rod_rows, lit", [
+    # the rod, and lit Bragg rods beside it (row, col) that must stay unmasked
+    ("gisaxs_GISAXS_12.tif", (580, 600), (380, 825), [(500, 663), (500, 518), (560, 737)]),
+    ("gisaxs_np_bcp.tif", (466, 490), (735, 1040), [(930, 445), (930, 508)]),
+])
+def test_gisaxs_auto_mask_covers_the_rod_not_the_lit_rods(shared_data, name, rod_cols, rod_rows, lit):
+    image = read_frame(shared_data / name).data
+    parts, symmetry, _ = auto_mask_parts(image)
+    rod = parts["beamstop_and_arm"]
+    box = rod[rod_rows[0]: rod_rows[1], rod_cols[0]: rod_cols[1]]
+    valid_box = (image >= 0)[rod_rows[0]: rod_rows[1], rod_cols[0]: rod_cols[1]] & \
+        ~parts["gaps"][rod_rows[0]: rod_rows[1], rod_cols[0]: rod_cols[1]]
+    assert box[valid_box].mean() > 0.95
+    assert rod.sum() < 2.0 * (rod_rows[1] - rod_rows[0]) * (rod_cols[1] - rod_cols[0])  # the rod, not the frame
+    mask = np.zeros(image.shape, bool)
+    for part in parts.values():
+        mask |= part
+    for r, c in lit:
+        assert not mask[r - 2: r + 3, c - 2: c + 3].any(), (r, c)

@@ -117,3 +117,105 @@ def test_mirror_check_measures_the_distance_to_friedel_pairs():
     flat = mirror_check(image, np.where(missing, 1.0, image), missing, center)
     assert flat["rms"] > 0.5
     assert mirror_check(image, image, np.ones(image.shape, bool), center) is None
+
+
+# --- symmetry detection, the symmetry fill, hold-out copies of the frame's gaps ---
+
+from dip_engine.baselines import FILLS, fill_symmetry  # noqa: E402
+from dip_engine.evaluate import gap_copies, holdout_pixels  # noqa: E402
+from dip_engine.symmetry import Operation, Symmetry, detect_symmetry, group, partners  # noqa: E402
+from dip_engine.synthetic import fibre_pattern  # noqa: E402
+
+
+def _kinds(symmetry):
+    return sorted((op.kind, None if op.angle_deg is None else round(op.angle_deg)) for op in symmetry.holding())
+
+
+def test_a_tilted_fibre_has_the_point_mirror_and_two_perpendicular_axes():
+    center = (83.2, 70.5)
+    flagged, mask = occlude(fibre_pattern((160, 150), center=center, tilt_deg=8.0, seed=1), center=center)
+    found = detect_symmetry(flagged, ~mask)
+    assert not found.isotropic
+    assert _kinds(found) == [("mirror", -82), ("mirror", 8), ("point", None)]
+    assert np.hypot(found.center[0] - center[0], found.center[1] - center[1]) < 2
+
+
+def test_rings_are_isotropic():
+    flagged, mask = occlude(ring_pattern((128, 128), seed=1))
+    found = detect_symmetry(flagged, ~mask)
+    assert found.isotropic and len(found.holding()) == 3
+    assert np.hypot(found.center[0] - 128 * 0.55, found.center[1] - 128 * 0.48) < 1
+
+
+def test_a_grazing_frame_has_only_the_left_right_mirror():
+    """Upper half of an upright fibre (nothing below the horizon), a bright direct beam."""
+    frame = fibre_pattern((160, 150), center=(83.0, 70.5), tilt_deg=0.0, seed=2).astype(float)
+    frame[84:] = np.random.default_rng(3).poisson(1.0, frame[84:].shape)
+    found = detect_symmetry(frame, np.ones(frame.shape, bool))
+    assert _kinds(found) == [("mirror", 90)]
+    assert abs(found.center[1] - 70.5) < 1
+
+
+def test_operations_map_points_as_drawn_and_compose():
+    center = (10.0, 20.0)
+    rows, cols = np.array([10.0, 5.0]), np.array([25.0, 20.0])
+    equator = Operation("mirror", 0.0, 1, True)  # horizontal axis: flips rows
+    from dip_engine.symmetry import transform
+
+    r, c = transform(rows, cols, center, equator)
+    assert np.allclose(r, [10, 15]) and np.allclose(c, [25, 20])
+    assert [op.kind for op in group((Operation("point", None, 1, True), equator))] == ["point", "mirror", "mirror"]
+    assert [op.angle_deg for op in group((equator, Operation("mirror", 90.0, 1, True)))][1:] == [0.0, 90.0]
+    values = np.arange(12.0).reshape(3, 4)
+    images, ok = partners(values, np.ones((3, 4), bool), (1.0, 1.5), [Operation("point", None, 1, True)])
+    assert images[0, 0, 0] == values[2, 3] and ok.all()
+
+
+def test_symmetry_round_trips_and_bad_overrides_are_refused():
+    s = Symmetry((5.0, 6.0), (Operation("mirror", 100.0, 0.9, True),), False, 0.5)
+    back = Symmetry.from_dict(s.to_dict())
+    assert back.operations[0].angle_deg == -80.0 and back.center == (5.0, 6.0)
+    for bad, message in [({"center": [1, 2]}, "list of 'operations'"),
+                         ({"center": [1, 2], "operations": [{"kind": "spin"}]}, "'point' or 'mirror'"),
+                         ({"center": [1, 2], "operations": [{"kind": "mirror", "angle_deg": "nan"}]}, "finite")]:
+        with pytest.raises(ValueError, match=message):
+            Symmetry.from_dict(bad)
+    with pytest.raises(ValueError, match="far outside"):
+        Symmetry.from_dict({"center": [1e6, 2], "operations": []}, (100, 100))
+
+
+def test_symmetry_fill_beats_the_ring_fills_on_a_fibre():
+    center = (83.2, 70.5)
+    truth = fibre_pattern((160, 150), center=center, seed=4)
+    flagged, mask = occlude(truth, center=center)
+    hole = np.zeros_like(mask)
+    hole[40:52, 95:110] = True  # a gap over a layer line, its partners measured
+    missing = mask | hole
+    symmetry = detect_symmetry(flagged, ~missing)
+    healed = fill_symmetry(flagged, missing, symmetry)
+    valid = ~missing
+    assert np.array_equal(healed[valid], flagged[valid])
+    error = log_rmse(healed[hole], truth[hole])
+    for name in ("polar", "polar_smooth", "biharmonic"):
+        assert error < 0.8 * log_rmse(FILLS[name](flagged, missing, symmetry)[hole], truth[hole]), name
+
+
+def test_gap_copies_are_shaped_like_the_frames_own_gaps():
+    missing = np.zeros((200, 200), bool)
+    missing[60:68, :] = True  # a gap row across the frame
+    missing[120:130, 140:150] = True  # a beamstop
+    hidden = gap_copies(missing, seed=0, fraction=0.05)
+    assert not (hidden & missing).any()
+    assert 0.04 < hidden.sum() / (~missing).sum() < 0.07
+    from scipy import ndimage
+
+    boxes = ndimage.find_objects(ndimage.label(hidden)[0])
+    heights = sorted({b[0].stop - b[0].start for b in boxes})
+    widths = [b[1].stop - b[1].start for b in boxes]
+    # segments of the gap row (8 rows high, cut at a quarter of the frame) and beamstops (10 x 10),
+    # touching copies aside
+    assert max(heights) <= 20 and 8 in heights, heights
+    assert max(widths) <= 100 and 49 in widths, widths
+    assert not gap_copies(np.zeros((50, 50), bool)).any()  # no region to copy
+    mixed = holdout_pixels(np.zeros((50, 50), bool), seed=0, fraction=0.05)
+    assert mixed.sum() > 0  # generic shapes stand in

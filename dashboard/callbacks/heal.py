@@ -15,6 +15,7 @@ from .. import auth, ids
 from ..jobs import execute_job, run_heal_job
 from ..components.result import HIDDEN, downloads, result_view
 from .mask import spec_from_state
+from .symmetry import symmetry_from_controls
 
 
 
@@ -61,6 +62,10 @@ def _register_heal(app, store, manager, settings) -> None:
         State(ids.SET_STORE, "data"),
         State(ids.CENTER_ROW, "value"),
         State(ids.CENTER_COL, "value"),
+        State(ids.SYMMETRY_OVERRIDE, "value"),
+        State(ids.SYMMETRY_OPS, "value"),
+        State(ids.SYMMETRY_ANGLE, "value"),
+        State(ids.SYMMETRY_STORE, "data"),
         background=True,
         manager=manager,
         running=[
@@ -80,18 +85,19 @@ def _register_heal(app, store, manager, settings) -> None:
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, state, preset, iterations, seed, owner, _session, all_frames,
-                grid, frame_set, row, col):
+                grid, frame_set, row, col, override, ticked, angle, measured):
         if not meta or not state:
             return {}, HIDDEN, "Load a frame first.", [], {}, HIDDEN
+        center = (row, col) if row is not None and col is not None else None
         try:
             spec = spec_from_state(state)
+            symmetry = symmetry_from_controls(override, ticked, angle, measured, center)
         except ValueError as exc:
             return {}, HIDDEN, html.Span(f"Cannot heal: {exc}", className="error"), [], {}, HIDDEN
         job_id, message = run_heal_job(store, set_progress, {"upload_id": state.get("upload_id")}, spec, preset,
                                        iterations, seed, slots,
                                        owner=job_owner(login, owner), all_frames=bool(all_frames),
-                                       grid=bool(grid), frame_set=frame_set,
-                                       center=(row, col) if row is not None and col is not None else None,
+                                       grid=bool(grid), frame_set=frame_set, center=center, symmetry=symmetry,
                                        threads=threads)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":

@@ -101,6 +101,7 @@ def mask_controls() -> html.Div:
             html.Button("Redo", id=ids.REDO, n_clicks=0, disabled=True, title="Redo the edit undone"),
         ], className="buttons"),
         html.Div(id=ids.MASK_SUMMARY, className="info"),
+        symmetry_controls(),
         dcc.Upload(id=ids.MASK_UPLOAD, children=html.Div(["Add a mask file (NPY, TIFF, EDF, .msk; "
                                                           "nonzero = missing)"]),
                    className="upload small", multiple=False),
@@ -114,8 +115,33 @@ def mask_controls() -> html.Div:
     )
 
 
+def symmetry_controls() -> html.Div:
+    """The measured symmetry (under the mask), and the user's own: operations, axis angle, centre."""
+    return html.Div([
+        html.Div(id=ids.SYMMETRY_INFO, className="info"),
+        dcc.Checklist(id=ids.SYMMETRY_OVERRIDE, value=[], className="control",
+                      options=[{"label": " Use my symmetry instead of the measured one:", "value": "mine"}]),
+        dcc.Checklist(id=ids.SYMMETRY_OPS, value=[], className="control", inline=True,
+                      options=[{"label": " isotropic (rings) ", "value": "isotropic"},
+                               {"label": " point mirror ", "value": "point"},
+                               {"label": " mirror axis ", "value": "mirror"},
+                               {"label": " perpendicular axis", "value": "perpendicular"}]),
+        html.Div([
+            html.Label("Mirror axis: degrees from the column axis, counter-clockwise (0 = horizontal "
+                       "equator, 90 = vertical)", htmlFor=ids.SYMMETRY_ANGLE),
+            dcc.Input(id=ids.SYMMETRY_ANGLE, type="number", min=-90, max=90, step=0.25, value=0.0, debounce=True),
+        ], className="control"),
+        html.Div([
+            html.Label("Beam centre row, column (empty = the measured one)", htmlFor=ids.CENTER_ROW),
+            html.Div([dcc.Input(id=ids.CENTER_ROW, type="number", placeholder="row", debounce=True),
+                      dcc.Input(id=ids.CENTER_COL, type="number", placeholder="column", debounce=True)],
+                     className="pair"),
+        ], className="control"),
+    ], className="symmetry", id="symmetry-controls")
+
+
 def heal_controls() -> html.Div:
-    """3. Heal: preset, iterations, beam centre, seed, batch and grid, progress."""
+    """3. Heal: preset, iterations, seed, batch and grid, progress."""
     return _section(
         "3. Heal",
         html.Div([
@@ -125,13 +151,6 @@ def heal_controls() -> html.Div:
         html.Div([
             html.Label("Iterations (empty = preset's)", htmlFor=ids.ITERATIONS),
             dcc.Input(id=ids.ITERATIONS, type="number", min=1, max=MAX_ITERATIONS, step=1, placeholder="preset"),
-        ], className="control"),
-        html.Div([
-            html.Label("Beam centre row, column (empty = found by symmetry, shown under the mask)",
-                       htmlFor=ids.CENTER_ROW),
-            html.Div([dcc.Input(id=ids.CENTER_ROW, type="number", placeholder="row", debounce=True),
-                      dcc.Input(id=ids.CENTER_COL, type="number", placeholder="column", debounce=True)],
-                     className="pair"),
         ], className="control"),
         html.Div([
             html.Label("Seed", htmlFor=ids.SEED),
@@ -192,6 +211,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.AUTO_PENDING),
         dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.MASK_STATE),
+        dcc.Store(id=ids.SYMMETRY_STORE),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.LAST_JOB),

@@ -81,6 +81,10 @@ def result_view(store, job_id: str, record: dict):
         w = r["blend"]["weights"]
         message += ("; blend of " + ", ".join(f"{k} {v:.2f}" for k, v in w.items())
                     + (f" (the fit alone scored {r['blend']['dip_score']:.3f})" if r["blend"].get("dip_score") else ""))
+    if r.get("symmetry"):
+        from dip_engine.symmetry import Symmetry
+
+        message += f"; symmetry used: {Symmetry.from_dict(r['symmetry']).describe()}"
     if r.get("frames"):
         message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
     info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),

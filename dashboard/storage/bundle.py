@@ -107,6 +107,7 @@ class Bundles:
                 "early_stopped": result.early_stopped,
                 "best_iteration": result.best_iteration,
                 "center": list(result.center) if result.center else None,
+                "symmetry": result.symmetry.to_dict() if result.symmetry else None,
                 "dtype": str(result.healed.dtype),
                 "scores": {"dip": result.score, **(scores or {})},
                 **({"blend": result.blend} if result.blend else {}),

@@ -18,6 +18,10 @@ from dip_engine.io import DatasetChoice
 
 from .common import _safe_suffix, _write_json, check_id, logger, new_id
 
+#: Version of the cached auto masks: a cache of an older auto mask is not read (2: the GISAXS rod,
+#: zero-count shadows, the measured symmetry in its parameters).
+AUTO_VERSION = 2
+
 EXAMPLE_ID = "example"
 
 
@@ -132,7 +136,7 @@ class Uploads:
         from dip_engine.masks import auto_mask
 
         folder = self.uploads / check_id(upload_id)
-        key = f"auto-{float(sigma):g}-{float(contrast):g}"
+        key = f"auto-v{AUTO_VERSION}-{float(sigma):g}-{float(contrast):g}"
         path, info = folder / f"{key}.npy", folder / f"{key}.json"
         if path.is_file() and info.is_file():
             return np.load(path), json.loads(info.read_text())
