@@ -12,7 +12,7 @@ import numpy as np
 
 from .geometry import mirror_image, polar_coordinates, polar_model, radial_profile
 from .intensity import log_counts, paste
-from .symmetry import Symmetry, fold
+from .symmetry import Symmetry, fill_unreached, fold
 
 
 def fill_constant(image: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -125,7 +125,8 @@ def fill_symmetry(image: np.ndarray, missing: np.ndarray, symmetry: Symmetry) ->
 
     The point mirror and two perpendicular axes generalise MuscleX's quadrant
     folding to a tilted fibre; a GISAXS frame folds about its specular column
-    only. Missing pixels with no measured partner take the smoothed polar fill.
+    only. Missing pixels with no measured partner are filled from around them
+    (:func:`dip_engine.symmetry.fill_unreached`).
 
     References
     ----------
@@ -134,10 +135,7 @@ def fill_symmetry(image: np.ndarray, missing: np.ndarray, symmetry: Symmetry) ->
     valid = ~missing
     y = log_counts(image, valid)
     mean, found = fold(y, valid, symmetry)
-    rest = missing & ~found
-    filled = np.where(found, mean, 0.0)
-    if rest.any():
-        filled[rest] = polar_model(y, valid, symmetry.center, window_deg=20.0)[rest]
+    filled = fill_unreached(np.where(valid, y, mean), missing & ~found)
     return paste(image, missing, np.expm1(filled))
 
 

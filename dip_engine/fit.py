@@ -277,14 +277,17 @@ class _LogSpace:
     symmetry: Symmetry | None = None
 
     @classmethod
-    def fit(cls, image, valid, symmetry: Symmetry | None = None) -> "_LogSpace":
+    def fit(cls, image, valid, symmetry: Symmetry | None = None, check: np.ndarray | None = None) -> "_LogSpace":
+        """The space of a frame's ``valid`` pixels; ``check``: held-out pixels that pick the
+        symmetric model's smoothing (:func:`dip_engine.symmetry.symmetric_model`)."""
         y = log_counts(image, valid)
         if symmetry is None:
             base = np.zeros(y.shape)
         elif symmetry.isotropic:
             base = polar_model(y, valid, symmetry.center, window_deg=20)
         else:
-            base = symmetric_model(y, valid, symmetry)
+            truth = None if check is None else log_counts(image, check)[check]
+            base, _ = symmetric_model(y, valid, symmetry, check=check, truth=truth)
         v = (y - base)[valid]
         lo, hi = (v.min(), v.max()) if symmetry is None else np.percentile(v, [0.1, 99.9])
         return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, symmetry=symmetry)
@@ -345,7 +348,7 @@ class _Problem:
             hidden = holdout_pixels(missing, seed=config.seed, fraction=config.holdout,
                                     center=symmetry.center if symmetry else None)
         known = valid & ~hidden
-        space = _LogSpace.fit(image, known, symmetry)
+        space = _LogSpace.fit(image, known, symmetry, check=hidden if hidden.any() else None)
         target, weight = space.targets(image, known, config.mirror_weight)
         factor = max(1, math.ceil(max(image.shape) / config.max_side))
         t_small, w_small, coarse_shape = _downsample(target, weight, factor, 2 ** len(config.channels))
