@@ -20,7 +20,7 @@ PRESETS: dict[str, dict] = {
         iterations=300, max_side=256, channels=(8, 16, 32, 64, 64), input_depth=8, patience=150
     ),
     "balanced": dict(
-        iterations=600, max_side=384, channels=(8, 16, 32, 64, 64), input_depth=8, patience=200
+        iterations=600, max_side=320, channels=(8, 16, 32, 64, 64), input_depth=8, patience=200
     ),
     "quality": dict(
         iterations=2000, max_side=768, channels=(16, 32, 64, 128, 128), input_depth=32, patience=500

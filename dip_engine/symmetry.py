@@ -116,7 +116,8 @@ class Symmetry:
 
     def to_dict(self) -> dict:
         return {"center": [round(float(c), 2) for c in self.center], "isotropic": self.isotropic,
-                "rotation_agreement": round(float(self.rotation_agreement), 4),
+                "rotation_agreement": round(float(self.rotation_agreement), 4)
+                if np.isfinite(self.rotation_agreement) else None,
                 "operations": [op.to_dict() for op in self.operations]}
 
     @classmethod
@@ -134,7 +135,8 @@ class Symmetry:
                              "'kind' ('point' or 'mirror') and, for a mirror, 'angle_deg'") from None
         if len(ops) > 8:
             raise ValueError("the symmetry may list at most 8 operations")
-        return cls(center, ops, isotropic, float(d.get("rotation_agreement", float("nan"))))
+        rotation = d.get("rotation_agreement")
+        return cls(center, ops, isotropic, float("nan") if rotation is None else float(rotation))
 
 
 def _operation(o: dict) -> Operation:
@@ -147,8 +149,8 @@ def _operation(o: dict) -> Operation:
         if not np.isfinite(angle):
             raise ValueError("a mirror axis angle must be a finite number of degrees")
         angle = _wrap_angle(angle)
-    agreement = float(o.get("agreement", float("nan")))
-    return Operation(kind, angle, agreement, bool(o.get("holds", True)))
+    agreement = o.get("agreement")
+    return Operation(kind, angle, float("nan") if agreement is None else float(agreement), bool(o.get("holds", True)))
 
 
 def _wrap_angle(angle: float) -> float:

@@ -522,3 +522,49 @@ def test_healing_an_upload_the_server_no_longer_has_is_a_sentence(tmp_path):
     assert job_id is None and message == "Cannot heal: the frame is no longer on the server; load it again"
     job_id, message = run_heal_job(store, lambda _: None, "not a dict", MaskSpec(), "fast", 5, 0)
     assert job_id is None and "malformed request" in message
+
+
+def test_the_users_symmetry_goes_with_the_heal_and_is_checked_on_the_server(tmp_path):
+    """The page shows the measured symmetry under the mask; ticked operations, axis angle and
+    centre replace it in the job's config, and the result names the symmetry it used."""
+    import tifffile
+
+    from dashboard.callbacks.symmetry import controls_of, describe_symmetry, measured_symmetry, \
+        symmetry_from_controls
+    from dip_engine.synthetic import fibre_pattern, occlude
+
+    flagged, _ = occlude(fibre_pattern((96, 96), center=(50.0, 45.0), tilt_deg=8.0, seed=1), center=(50.0, 45.0))
+    tifffile.imwrite(tmp_path / "fibre.tif", flagged)
+    store = Store(tmp_path / "data")
+    meta = store.save_upload("fibre.tif", (tmp_path / "fibre.tif").read_bytes())
+    state = {"upload_id": meta["upload_id"], "shapes": [],
+             "values": [DEFAULTS_FOR_STATE[i] for i in ids.MASK_CONTROLS], "file": None}
+    assert measured_symmetry(store, state) is None  # the auto mask is not computed yet
+    store.upload_mask(meta["upload_id"], spec_from_inputs([], {ids.AUTO: ["auto"]}))
+    measured = measured_symmetry(store, state)
+    assert not measured["isotropic"] and "point mirror holds" in str(describe_symmetry(measured))
+    ticked, angle = controls_of(measured)
+    assert ticked == ["point", "mirror", "perpendicular"]
+    assert min(abs(abs(angle) - 8), abs(abs(angle) - 82)) < 2  # the equator or the meridian
+    assert symmetry_from_controls([], ticked, angle, measured, None) is None  # not ticked: measured
+    mine = symmetry_from_controls(["mine"], ["mirror"], 10.0, measured, (50, 45))
+    assert mine == {"center": [50.0, 45.0], "isotropic": False, "operations": [{"kind": "mirror", "angle_deg": 10.0}]}
+    for bad, message in [((["mine"], ["spin"], 0, measured, None), "malformed"),
+                         ((["mine"], [], 200, measured, None), "from -90 to 90"),
+                         ((["mine"], [], 0, None, None), "set the beam centre")]:
+        with pytest.raises(ValueError, match=message):
+            symmetry_from_controls(*bad)
+    far = dict(mine, center=[1e6, 0])
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 3, 0, symmetry=far)
+    assert job_id is None and "far outside" in message
+    job_id, message = run_heal_job(store, lambda _: None, meta, MaskSpec(), "fast", 3, 0, symmetry=mine)
+    record = store.job(job_id)
+    assert record["state"] == "done", message
+    assert record["config"]["symmetry"]["operations"] == [{"kind": "mirror", "agreement": None, "holds": True,
+                                                          "angle_deg": 10.0}]
+    assert [op["angle_deg"] for op in record["result"]["symmetry"]["operations"]] == [10.0]
+
+
+DEFAULTS_FOR_STATE = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: 1.4, ids.LINE_WIDTH: 8.0,
+                      ids.BOX_THRESHOLD: None, ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0,
+                      ids.INVERT: []}

@@ -219,3 +219,19 @@ def test_gap_copies_are_shaped_like_the_frames_own_gaps():
     assert not gap_copies(np.zeros((50, 50), bool)).any()  # no region to copy
     mixed = holdout_pixels(np.zeros((50, 50), bool), seed=0, fraction=0.05)
     assert mixed.sum() > 0  # generic shapes stand in
+
+
+def test_exact_poisson_floor_matches_simulated_noise_at_a_few_counts():
+    from dip_engine.evaluate import local_means, poisson_floor_exact
+
+    rng = np.random.default_rng(0)
+    for lam in (0.5, 2.0, 30.0, 500.0):
+        simulated = np.log10(1 + rng.poisson(lam, 100_000)).std()
+        assert poisson_floor_exact(np.full(50, lam)) == pytest.approx(simulated, rel=0.02)
+    # the delta method is 16 % low at 2 counts a pixel
+    assert poisson_floor(rng.poisson(2.0, 100_000)) < 0.88 * poisson_floor_exact(np.full(5, 2.0))
+    frame = rng.poisson(7.0, (40, 40))
+    measured = np.ones(frame.shape, bool)
+    pixels = np.zeros(frame.shape, bool)
+    pixels[10:30, 10:30] = True
+    assert local_means(frame, measured, pixels).mean() == pytest.approx(7.0, rel=0.03)
