@@ -169,20 +169,11 @@ def gap_copies(
     hidden : (H, W) bool ndarray, a subset of ``~missing``; all False when the
     frame has no region of ``min_size`` pixels.
     """
-    from scipy import ndimage
-
     missing = np.asarray(missing, bool)
     valid = ~missing
     hidden = np.zeros_like(missing)
-    pieces = missing.copy()
-    tile = max(32, min(missing.shape) // 4)
-    pieces[::tile, :] = False
-    pieces[:, ::tile] = False
-    labels, n = ndimage.label(pieces)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
     target = fraction * valid.sum()
-    regions = [labels[sl] == i + 1 for i, sl in enumerate(ndimage.find_objects(labels))
-               if min_size <= sizes[i + 1] <= target / 2]
+    regions = _regions(missing, min_size, target / 2)
     if not regions:
         return hidden
     rng = np.random.default_rng(seed)
@@ -202,6 +193,22 @@ def gap_copies(
         if landed.sum() >= 0.5 * shape.sum():
             hidden[window] |= landed
     return hidden
+
+
+def _regions(missing: np.ndarray, min_size: int, max_size: float) -> list[np.ndarray]:
+    """The missing regions to copy, each a bool array over its bounding box: connected
+    regions of ``min_size`` to ``max_size`` pixels once the mask is cut at a grid of a
+    quarter of the frame (a grid of module gaps becomes gap segments)."""
+    from scipy import ndimage
+
+    pieces = missing.copy()
+    tile = max(32, min(missing.shape) // 4)
+    pieces[::tile, :] = False
+    pieces[:, ::tile] = False
+    labels, n = ndimage.label(pieces)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    return [labels[box] == i for i, box in enumerate(ndimage.find_objects(labels), start=1)
+            if min_size <= sizes[i] <= max_size]
 
 
 def holdout_pixels(missing: np.ndarray, seed: int, fraction: float, center=None) -> np.ndarray:

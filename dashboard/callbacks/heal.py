@@ -27,6 +27,13 @@ def job_owner(login: bool, typed) -> str:
     return typed.strip()[:40] if isinstance(typed, str) else ""
 
 
+def heal_request(state, row, col, override, ticked, angle, measured):
+    """(mask spec, beam centre or None, the user's symmetry or None) of the page's heal
+    request; ValueError with a sentence when a setting is malformed."""
+    center = (row, col) if row is not None and col is not None else None
+    return spec_from_state(state), center, symmetry_from_controls(override, ticked, angle, measured, center)
+
+
 def _job_settings(settings) -> tuple[int, int | None, bool]:
     """(fit slots per machine, CPU threads of a fit, whether login is on) of the settings."""
     return settings.gpu_slots, settings.threads, settings.users_file is not None
@@ -88,10 +95,8 @@ def _register_heal(app, store, manager, settings) -> None:
                 grid, frame_set, row, col, override, ticked, angle, measured):
         if not meta or not state:
             return {}, HIDDEN, "Load a frame first.", [], {}, HIDDEN
-        center = (row, col) if row is not None and col is not None else None
         try:
-            spec = spec_from_state(state)
-            symmetry = symmetry_from_controls(override, ticked, angle, measured, center)
+            spec, center, symmetry = heal_request(state, row, col, override, ticked, angle, measured)
         except ValueError as exc:
             return {}, HIDDEN, html.Span(f"Cannot heal: {exc}", className="error"), [], {}, HIDDEN
         job_id, message = run_heal_job(store, set_progress, {"upload_id": state.get("upload_id")}, spec, preset,
