@@ -268,39 +268,50 @@ class _LogSpace:
     ``base`` is what the frame's symmetry explains (or 0), so that the network
     fits the rest. ``lo`` and ``span`` map the valid pixels (with a base: the
     0.1 to 99.9 percentiles of the residual, which has rare large outliers) to
-    [MARGIN, 1 - MARGIN].
+    [MARGIN, 1 - MARGIN]. ``base`` is made without the held-out pixels, so that
+    they score the fit fairly; ``final``, the same model made with them, is
+    what the healed pixels are built on (a held-out pixel may be a missing
+    pixel's only symmetric partner).
     """
 
     base: np.ndarray
     lo: float
     span: float
     symmetry: Symmetry | None = None
+    final: np.ndarray | None = None
 
     @classmethod
     def fit(cls, image, valid, symmetry: Symmetry | None = None, check: np.ndarray | None = None) -> "_LogSpace":
         """The space of a frame's ``valid`` pixels; ``check``: held-out pixels that pick the
         symmetric model's smoothing (:func:`dip_engine.symmetry.symmetric_model`)."""
         y = log_counts(image, valid)
-        if symmetry is None:
-            base = np.zeros(y.shape)
-        elif symmetry.isotropic:
+        base, final = np.zeros(y.shape), None
+        every = valid if check is None else valid | check
+        if symmetry is not None and symmetry.isotropic:
             base = polar_model(y, valid, symmetry.center, window_deg=20)
-        else:
+            if check is not None:
+                final = polar_model(log_counts(image, every), every, symmetry.center, window_deg=20)
+        elif symmetry is not None:
             truth = None if check is None else log_counts(image, check)[check]
-            base, _ = symmetric_model(y, valid, symmetry, check=check, truth=truth)
+            base, sigma = symmetric_model(y, valid, symmetry, check=check, truth=truth)
+            if check is not None:
+                final, _ = symmetric_model(log_counts(image, every), every, symmetry, sigmas=(sigma,))
         v = (y - base)[valid]
         lo, hi = (v.min(), v.max()) if symmetry is None else np.percentile(v, [0.1, 99.9])
-        return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, symmetry=symmetry)
+        return cls(base=base, lo=float(lo), span=float(hi - lo) if hi > lo else 1.0, symmetry=symmetry,
+                   final=final)
 
     def encode(self, y: np.ndarray) -> np.ndarray:
         return _MARGIN + (1 - 2 * _MARGIN) * (y - self.base - self.lo) / self.span
 
-    def to_log(self, t):
-        """Normalised values -> log(1 + I) (numpy or torch, same shape as base)."""
-        return (t - _MARGIN) / (1 - 2 * _MARGIN) * self.span + self.lo + self.base
+    def to_log(self, t, final: bool = False):
+        """Normalised values -> log(1 + I) (numpy or torch, same shape as base), on the
+        base or, with ``final``, on the model made with the held-out pixels too."""
+        base = self.final if final and self.final is not None else self.base
+        return (t - _MARGIN) / (1 - 2 * _MARGIN) * self.span + self.lo + base
 
-    def to_counts(self, t: np.ndarray) -> np.ndarray:
-        return np.expm1(self.to_log(t))
+    def to_counts(self, t: np.ndarray, final: bool = False) -> np.ndarray:
+        return np.expm1(self.to_log(t, final))
 
     def targets(self, image, valid, partner_weight: float):
         """Target and per-pixel weight of the loss.
@@ -362,13 +373,14 @@ class _Problem:
             x = F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
         return x[0, 0, : self.image.shape[0], : self.image.shape[1]]
 
-    def prediction(self, t: torch.Tensor) -> np.ndarray:
-        """The fit of a network output ``t`` at every pixel, in counts ((H, W) float64)."""
-        return self.space.to_counts(self.upsample(t).cpu().numpy().astype(np.float64))
+    def prediction(self, t: torch.Tensor, final: bool = False) -> np.ndarray:
+        """The fit of a network output ``t`` at every pixel, in counts ((H, W) float64): on
+        the base that scores it, or with ``final`` the one that heals (:class:`_LogSpace`)."""
+        return self.space.to_counts(self.upsample(t).cpu().numpy().astype(np.float64), final)
 
     def healed(self, t: torch.Tensor) -> np.ndarray:
         """The frame with missing pixels from a network output ``t``."""
-        return paste(self.image, self.missing, self.prediction(t))
+        return paste(self.image, self.missing, self.prediction(t, final=True))
 
     def scorer(self, device) -> Callable[[torch.Tensor], float] | None:
         """RMSE of log10(1 + I) on the held-out pixels, for a network output."""
@@ -487,7 +499,7 @@ def _smooth(ema, var, o, rate: float):
 def _result(problem: _Problem, config: HealConfig, best, best_var, score, run: dict) -> HealResult:
     """The :class:`HealResult` of the chosen output ``best`` and its variance; ``run``: the
     loop's counts, histories and flags."""
-    prediction = problem.prediction(best)
+    prediction = problem.prediction(best, final=True)
     spread = problem.upsample(best_var.sqrt()).cpu().numpy()
     sigma = spread * problem.space.span / (1 - 2 * _MARGIN) / math.log(10)
     return HealResult(
@@ -498,7 +510,7 @@ def _result(problem: _Problem, config: HealConfig, best, best_var, score, run: d
         score=score,
         center=problem.center,
         config=config,
-        hidden_prediction=prediction[problem.hidden],
+        hidden_prediction=problem.prediction(best)[problem.hidden],
         symmetry=problem.symmetry,
         network=prediction[problem.missing],
         **run,

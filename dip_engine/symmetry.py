@@ -270,7 +270,8 @@ def symmetric_model(y: np.ndarray, valid: np.ndarray, symmetry: "Symmetry",
     convolution); pixels whose orbit holds no valid pixel are filled from
     around them (:func:`fill_unreached`). The Gaussian's width is the one of
     ``sigmas`` that best predicts ``truth`` at the held-out ``check`` pixels
-    (counting noise wants wide, sharp streaks narrow), else the first.
+    (counting noise wants wide, sharp streaks narrow), judged where a partner
+    was measured, else the first.
 
     Parameters
     ----------
@@ -292,12 +293,14 @@ def symmetric_model(y: np.ndarray, valid: np.ndarray, symmetry: "Symmetry",
     w_self = np.where(valid, _inverse_log_variance(y), 0.0)
     have = found | valid
     orbit = np.where(have, (total * mean + w_self * np.where(valid, y, 0)) / np.where(have, total + w_self, 1), 0)
+    scored = None if check is None else found[check]  # judged where a partner was measured, for every width
     best = None
     for sigma in sigmas:
         weight = ndimage.gaussian_filter(have.astype(np.float64), sigma)
         with np.errstate(invalid="ignore", divide="ignore"):
             smooth = np.where(weight >= 0.05, ndimage.gaussian_filter(orbit, sigma) / weight, 0.0)
-        error = 0.0 if check is None else float(np.mean((smooth[check] - truth) ** 2 * (weight[check] >= 0.05)))
+        error = 0.0 if check is None or not scored.any() else \
+            float(np.mean((smooth[check][scored] - truth[scored]) ** 2))
         if best is None or error < best[0]:
             best = (error, sigma, smooth, weight < 0.05)
         if check is None:

