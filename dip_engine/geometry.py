@@ -60,12 +60,7 @@ def estimate_center(
 
 def _coarse_to_fine_center(image, valid, min_overlap, max_side):
     k = int(np.ceil(max(image.shape) / max_side))
-    h, w = (image.shape[0] // k) * k, (image.shape[1] // k) * k
-    y = log_counts(image[:h, :w], valid[:h, :w])
-    v = valid[:h, :w].astype(np.float64)
-    blocks = (h // k, k, w // k, k)
-    weight = v.reshape(blocks).sum(axis=(1, 3))
-    coarse = np.where(weight > 0, (y * v).reshape(blocks).sum(axis=(1, 3)) / np.maximum(weight, 1), 0)
+    coarse, weight = block_log(image, valid, k)
     # the coarse image is already in log space: expm1 makes log_counts a no-op
     c = _symmetry_center(np.expm1(coarse), weight > 0, min_overlap)
     row, col = c[0] * k + (k - 1) / 2, c[1] * k + (k - 1) / 2
@@ -75,6 +70,18 @@ def _coarse_to_fine_center(image, valid, min_overlap, max_side):
     window = np.s_[r0: r0 + max_side, c0: c0 + max_side]
     fine = _symmetry_center(image[window], valid[window], min_overlap)
     return fine[0] + r0, fine[1] + c0
+
+
+def block_log(image: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """log(1 + I) averaged over the valid pixels of k x k blocks (0 where a block has none),
+    and each block's count of valid pixels; the frame's last rows and columns that do not
+    fill a block are left out. ((H // k, W // k) float64 arrays.)"""
+    h, w = (image.shape[0] // k) * k, (image.shape[1] // k) * k
+    y = log_counts(image[:h, :w], valid[:h, :w])
+    v = valid[:h, :w].astype(np.float64)
+    blocks = (h // k, k, w // k, k)
+    weight = v.reshape(blocks).sum(axis=(1, 3))
+    return np.where(weight > 0, (y * v).reshape(blocks).sum(axis=(1, 3)) / np.maximum(weight, 1), 0.0), weight
 
 
 def _symmetry_center(image, valid, min_overlap):

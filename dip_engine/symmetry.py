@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft, ndimage
 
-from .geometry import estimate_center
+from .geometry import block_log, estimate_center
 from .intensity import log_counts
 
 #: Longest side (pixels) of the block-averaged frame the search runs on.
@@ -388,17 +388,11 @@ def _share(agreement: float, rotation: float) -> float:
 def _block_log(image, valid):
     """(block-averaged and smoothed log frame, blocks mostly valid, block size k) for the search."""
     k = max(1, int(np.ceil(max(image.shape) / SEARCH_SIDE)))
-    h, w = (image.shape[0] // k) * k, (image.shape[1] // k) * k
-    y = log_counts(image[:h, :w], valid[:h, :w])
-    v = valid[:h, :w].astype(np.float64)
-    blocks = (h // k, k, w // k, k)
-    weight = v.reshape(blocks).sum(axis=(1, 3))
-    sums = (y * v).reshape(blocks).sum(axis=(1, 3))
+    mean, weight = block_log(image, valid, k)
     # a Gaussian of one block (normalised over valid pixels) keeps counting noise,
     # which every operation's pairs share alike, from hiding the structure
-    smooth = ndimage.gaussian_filter(sums, 1.0) / np.maximum(ndimage.gaussian_filter(weight, 1.0), 1e-12)
-    f = np.where(weight > 0, smooth, 0.0)
-    return f, weight > 0.5 * k * k, k
+    smooth = ndimage.gaussian_filter(mean * weight, 1.0) / np.maximum(ndimage.gaussian_filter(weight, 1.0), 1e-12)
+    return np.where(weight > 0, smooth, 0.0), weight > 0.5 * k * k, k
 
 
 def _to_small(center, k: int):
