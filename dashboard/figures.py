@@ -227,7 +227,9 @@ def profile_figure(profiles: dict) -> go.Figure:
               "biharmonic": dict(color="#8e44ad", width=1, dash="dashdot"),
               "polar": dict(color="#e08a00", width=1, dash="dot"),
               "polar_smooth": dict(color="#c0392b", width=1, dash="dot"),
-              "mirror": dict(color="#2a9d5b", width=1, dash="dash")}
+              "mirror": dict(color="#2a9d5b", width=1, dash="dash"),
+              "symmetry": dict(color="#17a2b8", width=1, dash="longdash"),
+              "pyfai": dict(color="#7f8c8d", width=1, dash="longdashdot")}
     for name, curves in profiles["methods"].items():
         kw = dict(mode="lines", name=name, line=styles.get(name, {}), legendgroup=name)
         fig.add_trace(go.Scatter(x=profiles["radius"], y=curves["I_r"], **kw), row=1, col=1)
