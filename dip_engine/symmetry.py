@@ -205,17 +205,24 @@ def partners(values: np.ndarray, valid: np.ndarray, center, ops) -> tuple[np.nda
     available : (k, H, W) bool ndarray
     """
     rows, cols = np.indices(values.shape, dtype=np.float64)
-    filled = np.where(valid, values, 0.0)
-    support = valid.astype(np.float64)
     images, available = [], []
     for op in ops:
-        coords = np.array(transform(rows, cols, center, op))
-        images.append(ndimage.map_coordinates(filled, coords, order=1, mode="constant", cval=0.0))
-        available.append(ndimage.map_coordinates(support, coords, order=1, mode="constant", cval=0.0) > 1 - 1e-9)
+        image, measured = _read_at(values, valid, transform(rows, cols, center, op))
+        images.append(image)
+        available.append(measured)
     shape = (len(images),) + values.shape
     if not images:
         return np.zeros(shape), np.zeros(shape, bool)
     return np.array(images), np.array(available)
+
+
+def _read_at(values: np.ndarray, valid: np.ndarray, coords) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` read bilinearly at (rows, cols) ``coords``, and where all four pixels read
+    were valid."""
+    coords = np.asarray(coords)
+    image = ndimage.map_coordinates(np.where(valid, values, 0.0), coords, order=1, mode="constant", cval=0.0)
+    support = ndimage.map_coordinates(valid.astype(np.float64), coords, order=1, mode="constant", cval=0.0)
+    return image, support > 1 - 1e-9
 
 
 def _inverse_log_variance(y: np.ndarray) -> np.ndarray:
@@ -421,13 +428,11 @@ def _rotation_agreement(f, v, center) -> float:
     """Mean agreement of generic rotations about ``center``."""
     rows, cols = np.indices(f.shape, dtype=np.float64)
     dr, dc = rows - center[0], cols - center[1]
-    filled, support = np.where(v, f, 0.0), v.astype(np.float64)
     values = []
     for angle in np.deg2rad(_GENERIC_ROTATIONS):
-        coords = [center[0] + np.cos(angle) * dr - np.sin(angle) * dc,
-                  center[1] + np.sin(angle) * dr + np.cos(angle) * dc]
-        g = ndimage.map_coordinates(filled, coords, order=1, cval=0.0)
-        ok = v & (ndimage.map_coordinates(support, coords, order=1, cval=0.0) > 1 - 1e-9)
+        g, measured = _read_at(f, v, [center[0] + np.cos(angle) * dr - np.sin(angle) * dc,
+                                      center[1] + np.sin(angle) * dr + np.cos(angle) * dc])
+        ok = v & measured
         if ok.sum() >= 16 and f[ok].std() > 0 and g[ok].std() > 0:
             values.append(np.corrcoef(f[ok], g[ok])[0, 1])
     return float(np.mean(values)) if values else 0.0
