@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import forksafe
 from .geometry import mirror_image, polar_coordinates, polar_model, radial_profile
 from .intensity import log_counts, paste
 from .symmetry import Symmetry, fill_unreached, fold
@@ -145,7 +146,14 @@ def fill_pyfai(image: np.ndarray, missing: np.ndarray, center) -> np.ndarray:
     The frame is integrated to a 1024 x 512 cake around the beam centre (flat
     detector, pixel geometry only, which is all the cake needs), the missing
     cells are interpolated, and the cake is read back at the missing pixels.
+    It runs through :func:`dip_engine.forksafe.call` (pyFAI hangs in a forked job).
     """
+    restored = forksafe.call(_pyfai_inpainting, image, missing, tuple(float(c) for c in center))
+    return paste(image, missing, restored)
+
+
+def _pyfai_inpainting(image: np.ndarray, missing: np.ndarray, center: tuple[float, float]) -> np.ndarray:
+    """(H, W) float64 counts: pyFAI's inpainted frame (see :func:`fill_pyfai`)."""
     import logging
 
     from pyFAI.detectors import Detector
@@ -162,7 +170,7 @@ def fill_pyfai(image: np.ndarray, missing: np.ndarray, center) -> np.ndarray:
         restored = ai.inpainting(data, missing.astype(np.int8), unit="r_mm")
     finally:
         quiet.setLevel(level)
-    return paste(image, missing, np.asarray(restored, np.float64))
+    return np.asarray(restored, np.float64)
 
 
 #: The classical fills by name, each called as ``fill(image, missing, symmetry)`` with the
