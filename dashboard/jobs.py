@@ -47,14 +47,17 @@ def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
                  all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None,
-                 center=None, threads: int | None = None, symmetry: dict | None = None):
+                 center=None, threads: int | None = None, symmetry: dict | None = None,
+                 geometry: dict | None = None, unit: str | None = None, chi_range=None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames``, one batch job heals every frame of a multi-frame
     file, or the shown frame and every upload of ``frame_set`` (the page's
     set of extra files, metadata of uploads of the same shape). ``center``:
     the user's beam centre (row, col), else found by symmetry; ``symmetry``: the user's
-    symmetry (:meth:`dip_engine.symmetry.Symmetry.to_dict` form), else measured.
+    symmetry (:meth:`dip_engine.symmetry.Symmetry.to_dict` form), else measured;
+    ``geometry``, ``unit``, ``chi_range``: the frame's pyFAI geometry and the curves to
+    report (:class:`~dip_engine.config.HealConfig`), checked against the frame here.
     With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
     runs on the preset, ranked by score, and the best run is the result.
 
@@ -68,7 +71,9 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
         meta = store.upload_meta(meta["upload_id"])  # the server's record, not what the page sent
         config = HealConfig.from_preset(preset or DEFAULT_PRESET, iterations=iterations, seed=seed,
                                         center=check_center(center, meta["shape"]),
-                                        symmetry=checked_symmetry(symmetry, meta["shape"]))
+                                        symmetry=checked_symmetry(symmetry, meta["shape"]),
+                                        geometry=checked_geometry(geometry, meta["shape"]), unit=unit,
+                                        chi_range=chi_range)
         _, mask, _ = store.upload_mask(meta["upload_id"], spec)
         items = batch_items(store, meta, frame_set) if all_frames else None
     except KeyError:  # the store's own KeyError holds only the id
@@ -95,6 +100,18 @@ def checked_symmetry(symmetry, shape) -> dict | None:
     if not isinstance(symmetry, dict):
         raise ValueError("the symmetry settings are malformed; reload the page")
     return Symmetry.from_dict(symmetry, tuple(shape)).to_dict()
+
+
+def checked_geometry(geometry, shape) -> dict | None:
+    """The page's geometry checked on the server against the frame's shape (ValueError with
+    a sentence), or None."""
+    if geometry is None:
+        return None
+    from dip_engine.azimuthal import load_geometry
+
+    if not isinstance(geometry, dict):
+        raise ValueError("the geometry settings are malformed; reload the page")
+    return load_geometry(geometry, tuple(shape))
 
 
 #: Most frames of one batch job.
@@ -168,7 +185,7 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
     preview = png_bytes(preview_pixels(result.healed, log_levels(image, ~result.missing), side=192))
     note = "; ".join(dict.fromkeys(notes)) or None
     store.save_result(job_id, result, fitted.scores, fitted.profiles, preview=preview, note=note,
-                      frames=done or None, grid=fitted.grid)
+                      frames=done or None, grid=fitted.grid, integrated=fitted.integrated)
     return (f"Healed; job {job_id}" + (f", {len(done)} frames" if done else "")
             + (f" ({note})" if note else ""))
 

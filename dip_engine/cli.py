@@ -12,10 +12,10 @@ import json
 import logging
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
+from .azimuthal import UNITS
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
 from .geometry import check_center
 from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also mask a ring range (repeatable), in --unit around the beam centre")
     m.add_argument("--unit", default="px", choices=("px", *RING_UNITS),
                    help="unit of --ring: pixels from the beam centre (found by symmetry), "
-                        "or q / 2-theta / radius from --poni")
-    m.add_argument("--poni", help="pyFAI geometry file, for --ring in q or 2-theta")
+                        "or q / 2-theta from --poni")
+    _add_geometry_arguments(m, "for --ring in q or 2-theta, and the detector's own gap mask with --auto")
     parser.commands = sub  # the dashboard's CLI adds its own commands (dashboard.cli)
     return parser
 
@@ -99,6 +99,18 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
                    help="beam centre in pixels (default: the measured one)")
     p.add_argument("--symmetry", help="JSON file of the symmetry to use, as 'xray-heal symmetry' prints it "
                                       "(edit 'holds', 'angle_deg', 'center'); default: measured")
+    _add_geometry_arguments(p, "the report then holds I(q) and I(chi) of the original and the healed frame")
+    p.add_argument("--unit", default="q_nm^-1", choices=list(UNITS), help="unit of the I(q) curve (with --poni)")
+    p.add_argument("--chi-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="ring of the I(chi) curve, in --unit (default: the strongest peak)")
+
+
+def _add_geometry_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--poni`` and ``--flip``: the frame's pyFAI geometry."""
+    p.add_argument("--poni", help=f"pyFAI geometry (PONI file) of the frame: {what}")
+    p.add_argument("--flip", choices=["up-down", "left-right", "both"],
+                   help="flip the --poni geometry (old PONI files without the detector orientation; "
+                        "a warning says when one is needed)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +172,40 @@ def _inputs(args):
     config = HealConfig.from_preset(
         args.preset, iterations=args.iterations, device=args.device, seed=args.seed,
         center=check_center(args.center, frame.data.shape), symmetry=_symmetry_file(args.symmetry, frame.data.shape),
+        geometry=_poni_file(args, frame.data.shape), unit=args.unit, chi_range=args.chi_range,
     )
     return out, frame, mask, config
+
+
+def _poni_file(args, shape) -> dict | None:
+    """The geometry of ``--poni`` (flipped by ``--flip``), checked against the frame; None without."""
+    if args.flip and not args.poni:
+        raise FrameError("--flip flips the --poni geometry: give --poni too")
+    if not args.poni:
+        return None
+    from .azimuthal import flipped, load_geometry
+
+    path = Path(args.poni)
+    try:
+        geometry = load_geometry(path.read_bytes(), shape)
+    except OSError as exc:
+        raise FrameError(f"{path}: cannot read the PONI file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise FrameError(f"{path}: {exc}") from None
+    return flipped(geometry, args.flip) if args.flip else geometry
+
+
+def _warn_centre(args, geometry: dict | None, center) -> None:
+    """Warn when the geometry's beam centre is not the one measured on the frame."""
+    if geometry is None or center is None:
+        return
+    from .azimuthal import centre_check
+
+    check = centre_check(geometry, center)
+    if check["sentence"]:
+        hint = f" (add --flip {check['flip']})" if check["flip"] else ""
+        print(f"xray-heal: warning: {Path(args.poni).name}: {check['sentence']}{hint}", file=sys.stderr)
+
 
 
 def _symmetry_file(path: str | None, shape) -> dict | None:
@@ -203,12 +247,19 @@ def _grid(args) -> int:
 
     out, frame, mask, config = _inputs(args)
 
-    def report(i, total, cfg, result):
-        print(f"[{i:2d}/{total}] lr {cfg.lr:<7g} param_noise {cfg.param_noise!s:5} reg_noise "
-              f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)",
-              file=sys.stderr, flush=True)
+    from tqdm import tqdm
 
-    outcome = run_heal(frame.data, mask, config, grid=True, on_run=report, threads=args.threads)
+    from .grid import SEED_GRID
+
+    runs = tqdm(total=len(SEED_GRID), desc="grid", unit="run", file=sys.stderr)
+
+    def report(i, total, cfg, result):
+        runs.update(1)
+        runs.write(f"[{i:2d}/{total}] lr {cfg.lr:<7g} param_noise {cfg.param_noise!s:5} reg_noise "
+                   f"{cfg.reg_noise_std:<6g} score {result.score:.4f}  ({result.elapsed_s:.0f} s)", file=sys.stderr)
+
+    with runs:
+        outcome = run_heal(frame.data, mask, config, grid=True, on_run=report, threads=args.threads)
     print("rank  lr       param_noise  reg_noise  score")
     for rank, run in enumerate(outcome.grid, start=1):
         print(f"{rank:4d}  {run['lr']:<7g}  {run['param_noise']!s:11}  {run['reg_noise_std']:<9g}  {run['score']:.4f}")
@@ -227,11 +278,10 @@ def _heal(args) -> int:
 
     from .pipeline import run_heal  # torch loads only when a fit is asked for
 
-    bar = None if args.quiet else _ProgressBar(sys.stderr)
-    outcome = run_heal(frame.data, mask, config, progress=bar, threads=args.threads)
-    if bar:
-        bar.close()
+    with _progress_bar(args.quiet) as bar:
+        outcome = run_heal(frame.data, mask, config, progress=bar, threads=args.threads)
     result = outcome.result
+    _warn_centre(args, config.geometry, result.center)
     _write_healed(out, frame, result)
     if report is not None:
         report.write_text(json.dumps(outcome.report(), indent=1, default=float))
@@ -265,14 +315,17 @@ def _mask(args) -> int:
     out = Path(args.output)
     check_output(out, MASK_SUFFIXES, "mask file")
     frame, base = _frame_and_mask(args)
-    masks.MaskSpec(auto=args.auto, sigma=args.sigma, contrast=args.contrast, grow=args.grow).check(frame.data.shape)
+    geometry = _poni_file(args, frame.data.shape)
+    spec = masks.MaskSpec(auto=args.auto, sigma=args.sigma, contrast=args.contrast, grow=args.grow,
+                          geometry=geometry).check(frame.data.shape)
     if args.auto:
-        mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast)
+        mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast, detector=spec.detector)
+        _warn_centre(args, geometry, params["center"])
     else:
         mask, params = masks.flag_mask(frame.data), {}
     mask = masks.grow(masks.combine(mask.shape, mask, base), args.grow)
     for low, high in args.ring or []:
-        mask |= _ring(frame.data, low, high, args, params)
+        mask |= _ring(frame.data, low, high, args, params, geometry)
     write_mask(out, mask)
     info = masks.summary(mask)
     print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
@@ -280,7 +333,7 @@ def _mask(args) -> int:
     return 0
 
 
-def _ring(image, low: float, high: float, args, params: dict):
+def _ring(image, low: float, high: float, args, params: dict, geometry: dict | None):
     """The ring range [low, high] of ``xray-heal mask --ring`` (see --unit, --poni)."""
     from . import masks
     from .geometry import estimate_center
@@ -288,34 +341,29 @@ def _ring(image, low: float, high: float, args, params: dict):
     if args.unit == "px":
         center = params.get("center") or estimate_center(image, ~masks.flag_mask(image))
         return masks.annulus_mask(image.shape, center, low, high)
-    if not args.poni:
+    if geometry is None:
         raise ValueError(f"--ring in {args.unit} needs the geometry: --poni FILE")
-    return masks.ring_range_mask(image.shape, args.poni, low, high, args.unit)
+    return masks.ring_range_mask(image.shape, geometry, low, high, args.unit)
 
 
-class _ProgressBar:
-    """A one-line text progress bar: iteration, loss and elapsed time."""
+@contextlib.contextmanager
+def _progress_bar(quiet: bool):
+    """A tqdm bar on standard error fed by a fit's progress (iteration, loss, score), or
+    None when ``quiet``."""
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
 
-    def __init__(self, stream, width: int = 30):
-        self.stream = stream
-        self.width = width
-        self._last = 0.0
+    with tqdm(total=None, desc="fit", unit="it", file=sys.stderr, dynamic_ncols=True) as bar:
+        def update(p) -> None:
+            if bar.total != p.iterations:
+                bar.total = p.iterations
+            bar.update(p.iteration - bar.n)
+            score = f", score {p.score:.3f}" if p.score is not None else ""
+            bar.set_postfix_str(f"loss {p.loss:.2e}{score}", refresh=False)
 
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if p.iteration < p.iterations and now - self._last < 0.2:
-            return
-        self._last = now
-        done = int(self.width * p.iteration / p.iterations)
-        self.stream.write(
-            f"\r[{'#' * done}{'.' * (self.width - done)}] {p.iteration}/{p.iterations}"
-            f"  loss {p.loss:.2e}  {p.elapsed_s:.0f} s"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        yield update
 
 
 if __name__ == "__main__":

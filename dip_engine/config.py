@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,6 +108,15 @@ class HealConfig:
         Seed of the input noise and the weight initialisation.
     device : {'auto', 'cpu', 'cuda'}
         Where to fit; 'auto' takes CUDA when available.
+    geometry : dict or None
+        pyFAI geometry (:func:`dip_engine.azimuthal.load_geometry`); with it the
+        outcome holds I(q) or I(2θ), I(chi) and the cake of the original and
+        the healed frame. It does not change the fit.
+    unit : str
+        Unit of those curves (a key of :data:`dip_engine.azimuthal.UNITS`).
+    chi_range : (low, high) or None
+        The ring, in ``unit``, whose I(chi) is reported; None takes the
+        strongest peak of the original's curve.
     """
 
     preset: str = DEFAULT_PRESET
@@ -132,6 +142,9 @@ class HealConfig:
     mirror_weight: float = 1.0
     seed: int = 0
     device: str = "auto"
+    geometry: dict | None = None
+    unit: str = "q_nm^-1"
+    chi_range: tuple[float, float] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -181,8 +194,30 @@ class HealConfig:
             problems.append("mirror_weight must be >= 0")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append("device must be 'auto', 'cpu' or 'cuda'")
+        problems += self._geometry_problems()
         if problems:
             raise ValueError("invalid heal config: " + "; ".join(problems))
+
+    def _geometry_problems(self) -> list[str]:
+        """What is wrong with the geometry, unit and chi range (the geometry is checked
+        against the frame when the job runs)."""
+        from .azimuthal import UNITS  # pyFAI loads only when a geometry is used
+
+        problems = []
+        if self.geometry is not None and not isinstance(self.geometry, dict):
+            problems.append("geometry must be a pyFAI geometry dict")
+        if self.unit not in UNITS:
+            problems.append(f"unit must be one of {', '.join(UNITS)}")
+        if self.chi_range is not None:
+            try:
+                low, high = (float(v) for v in self.chi_range)
+            except (TypeError, ValueError):
+                low = high = float("nan")
+            if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
+                problems.append("chi_range must be two numbers, 0 <= low < high")
+            else:
+                object.__setattr__(self, "chi_range", (low, high))
+        return problems
 
     @classmethod
     def from_preset(cls, name: str = DEFAULT_PRESET, **overrides) -> "HealConfig":
@@ -198,6 +233,7 @@ class HealConfig:
         d = dataclasses.asdict(self)
         d["channels"] = list(self.channels)
         d["center"] = list(self.center) if self.center is not None else None
+        d["chi_range"] = list(self.chi_range) if self.chi_range is not None else None
         return d
 
     def to_json(self) -> str:

@@ -41,6 +41,10 @@ class HealOutcome:
         score, elapsed_s), best first.
     timings : dict
         Seconds spent fitting, scoring the fills and computing the profiles.
+    integrated : dict or None
+        With a geometry in the config (:func:`integrate`): ``geometry``, the
+        curves ``iq`` and ``chi`` and the ``cake`` of the original and the
+        healed frame.
     """
 
     result: object
@@ -49,6 +53,7 @@ class HealOutcome:
     retried: str | None = None
     grid: list[dict] | None = None
     timings: dict = field(default_factory=dict)
+    integrated: dict | None = None
 
     def report(self) -> dict:
         """The JSON-compatible report (``xray-heal heal --report``): what the page shows."""
@@ -68,7 +73,21 @@ class HealOutcome:
             "mirror_check": (self.profiles or {}).get("mirror_check"),
             "timings": self.timings,
             "config": r.config.to_dict(),
+            **(iq_report(self.integrated) if self.integrated else {}),
         }
+
+
+def iq_report(integrated: dict) -> dict:
+    """The report's ``iq`` (and ``chi``) entries: the curves of :func:`integrate` as lists,
+    under the key ``q`` (or ``2th``) for the positions."""
+    iq = integrated["iq"]
+    position = "q" if iq["unit"].startswith("q") else "2th"
+    chi = integrated["chi"]
+    return {"iq": {"unit": iq["unit"], position: iq["x"], "original": iq["original"]["I"],
+                   "healed": iq["healed"]["I"], "sigma": iq["healed"]["sigma"],
+                   "sigma_original": iq["original"]["sigma"]},
+            "chi": {"unit": "chi_deg", "chi": chi["x"], "range": chi["range"], "range_unit": chi["range_unit"],
+                    "original": chi["original"]["I"], "healed": chi["healed"]["I"]}}
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -129,6 +148,8 @@ def run_heal(
     """
     from .fit import resolve_device  # torch loads only when a fit is asked for
 
+    geometry = _geometry(config, np.shape(image))
+
     def fit(cfg):
         return _fit(image, mask, cfg, grid, dict(progress=progress, should_stop=should_stop, on_run=on_run,
                                                  threads=threads))
@@ -146,7 +167,70 @@ def run_heal(
         result, ranked = fit(config)
     fit_s = time.perf_counter() - started
     scores, curves, timings = _measure(image, result)
-    return HealOutcome(result, scores, curves, retried, ranked, {"fit_s": round(fit_s, 2), **timings})
+    integrated_at = time.perf_counter()
+    integrated = integrate(image, result.missing, result.healed, geometry, config) if geometry else None
+    timings["integrate_s"] = round(time.perf_counter() - integrated_at, 2)
+    return HealOutcome(result, scores, curves, retried, ranked, {"fit_s": round(fit_s, 2), **timings}, integrated)
+
+
+def _geometry(config: HealConfig, shape) -> dict | None:
+    """The config's geometry checked against the frame (ValueError with a sentence), or None."""
+    if config.geometry is None:
+        return None
+    from .azimuthal import load_geometry
+
+    try:
+        return load_geometry(config.geometry, shape)
+    except ValueError as exc:
+        raise ValueError(f"the geometry does not fit this frame: {exc}") from None
+
+
+def integrate(image: np.ndarray, missing: np.ndarray, healed: np.ndarray, geometry: dict,
+              config: HealConfig) -> dict:
+    """I(q) (or I(2θ)), I(chi) and cake of the original (its missing pixels masked) and of
+    the healed frame (every pixel), by pyFAI (:mod:`dip_engine.azimuthal`).
+
+    Returns ``{"geometry", "iq": {"unit", "x", "original", "healed"}, "chi": {"x", "range",
+    "range_unit", "original", "healed"}, "cake": {"unit", "x", "chi", "original", "healed"}}``;
+    each original/healed curve is :func:`~dip_engine.azimuthal.curve`'s dict, each cake a
+    (chi, radial) float32 array. I(chi) is taken on ``config.chi_range``, else on the
+    strongest peak of the original's curve (its half-maximum width, at least 2 % of its position).
+    """
+    from . import azimuthal
+
+    unit = config.unit
+    iq = {"original": azimuthal.curve(image, missing, geometry, unit),
+          "healed": azimuthal.curve(healed, None, geometry, unit)}
+    x_range = config.chi_range or strongest_ring(iq["original"])
+    chi = {"original": azimuthal.chi_curve(image, missing, geometry, x_range, unit),
+           "healed": azimuthal.chi_curve(healed, None, geometry, x_range, unit)}
+    cakes = {"original": azimuthal.cake(image, missing, geometry, unit),
+             "healed": azimuthal.cake(healed, None, geometry, unit)}
+    return {"geometry": geometry,
+            "iq": {"unit": unit, "x": iq["original"]["x"], **iq},
+            "chi": {"x": chi["original"]["x"], "range": list(x_range), "range_unit": unit, **chi},
+            "cake": {"unit": unit, "x": cakes["original"]["x"], "chi": cakes["original"]["chi"],
+                     "original": cakes["original"]["I"], "healed": cakes["healed"]["I"]}}
+
+
+def strongest_ring(iq: dict) -> tuple[float, float]:
+    """(low, high): the ring around the highest point of a curve, over its half-maximum width
+    above the curve's median, and at least 2 % of its position wide."""
+    x = np.asarray(iq["x"], np.float64)
+    y = np.asarray(iq["I"], np.float64)
+    have = np.isfinite(y)
+    if have.sum() < 3:
+        return float(x[0]), float(x[-1])
+    y = np.where(have, y, np.nanmin(y))
+    top = int(np.argmax(y))
+    half = np.median(y) + 0.5 * (y[top] - np.median(y))
+    low, high = top, top
+    while low > 0 and y[low - 1] >= half:
+        low -= 1
+    while high < y.size - 1 and y[high + 1] >= half:
+        high += 1
+    width = max(x[high] - x[low], 0.02 * x[top])
+    return float(max(0.0, x[top] - width / 2)), float(x[top] + width / 2)
 
 
 def _fit(image, mask, config: HealConfig, grid: bool, hooks: dict):

@@ -25,6 +25,13 @@ JOB_FILES = {
     "mask.edf": ("application/octet-stream", "mask (EDF)"),
     "uncertainty.tif": ("image/tiff", "uncertainty (TIFF)"),
     "profiles.json": ("application/json", "profiles (JSON)"),
+    "geometry.poni": ("text/plain", "geometry (PONI, pyFAI and Dioptas)"),
+    "iq_original.dat": ("text/plain", "I(q) of the original (pyFAI .dat)"),
+    "iq_healed.dat": ("text/plain", "I(q) of the healed frame (pyFAI .dat)"),
+    "chi_original.dat": ("text/plain", "I(χ) of the original (.dat)"),
+    "chi_healed.dat": ("text/plain", "I(χ) of the healed frame (.dat)"),
+    "integrated.json": ("application/json", None),
+    "cake.npz": ("application/octet-stream", "cakes, original and healed (NPZ)"),
     "job.json": ("application/json", "job record (JSON)"),
     "preview.png": ("image/png", None),
 }
@@ -67,19 +74,22 @@ class Bundles:
     def save_result(self, job_id: str, result, scores: dict | None = None,
                     profiles: dict | None = None, preview: bytes | None = None,
                     note: str | None = None, frames: list[dict] | None = None,
-                    grid: list[dict] | None = None) -> dict:
+                    grid: list[dict] | None = None, integrated: dict | None = None) -> dict:
         """Write a :class:`dip_engine.fit.HealResult` into the job's bundle.
 
         ``scores``: classical fills' scores on the same held-out pixels;
         ``profiles``: :func:`dip_engine.evaluate.profiles` of the result;
         ``preview``: PNG bytes of a thumbnail; ``note``: what the job had to
-        change to finish (e.g. an out-of-memory retry).
+        change to finish (e.g. an out-of-memory retry); ``integrated``:
+        :func:`dip_engine.pipeline.integrate` of the result (with a geometry).
         """
         from dip_engine.io import write_mask
 
         folder = self.jobs / check_id(job_id)
         if profiles is not None:
             _write_json(folder / "profiles.json", profiles)
+        if integrated is not None:
+            _write_integrated(folder, integrated)
         if preview is not None:
             (folder / "preview.png").write_bytes(preview)
         for suffix in (".tif", ".edf"):  # the job's mask.npy in the other mask formats
@@ -124,6 +134,25 @@ def _write_fit(folder: Path, result, about: dict) -> None:
     write_frame(folder / "healed.tif", result.healed, description=json.dumps({"healed_by": "xray-heal", **about}))
     write_frame(folder / "uncertainty.tif", result.uncertainty,
                 description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+
+
+def _write_integrated(folder: Path, integrated: dict) -> None:
+    """The geometry as a PONI file, the I(q) and I(chi) curves as pyFAI-style ``.dat`` files
+    (and all of them in ``integrated.json`` for the pages), and the cakes as NPZ."""
+    from dip_engine import azimuthal
+    from dip_engine.pipeline import iq_report
+
+    geometry = integrated["geometry"]
+    (folder / "geometry.poni").write_text(azimuthal.poni_text(geometry))
+    for curve in ("iq", "chi"):
+        for which in ("original", "healed"):
+            about = (f"{curve} of the {which} frame" + (" (its missing pixels masked)" if which == "original"
+                                                       else " (every pixel)") + " by xray-heal")
+            azimuthal.write_dat(folder / f"{curve}_{which}.dat", integrated[curve][which], geometry, about)
+    _write_json(folder / "integrated.json", {"geometry": geometry, **iq_report(integrated)})
+    cake = integrated["cake"]
+    np.savez_compressed(folder / "cake.npz", unit=cake["unit"], x=cake["x"], chi=cake["chi"],
+                        original=cake["original"], healed=cake["healed"])
 
 
 def software_versions() -> dict:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .beamstop import DEFAULT_CONTRAST, shadow_mask
-from .detectors import detectors_for_shape, flag_mask, gap_mask
+from .detectors import detectors_for_shape, flag_mask, gap_mask, pyfai_detector_mask
 from .grazing import rod_mask, zero_count_shadow
 from .outliers import DEFAULT_SIGMA, outlier_mask
 from .shapes import combine
@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     from ..symmetry import Symmetry
 
 
-def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
-                    contrast: float = DEFAULT_CONTRAST) -> tuple[dict[str, np.ndarray], "Symmetry", str | None]:
+def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST,
+                    detector: str | None = None) -> tuple[dict[str, np.ndarray], "Symmetry", str | None]:
     """The parts of :func:`auto_mask`, each a (H, W) bool array.
+
+    ``detector``: pyFAI's name of the frame's detector (from its geometry);
+    its own gap and dead-module mask is then used instead of the shape's guess.
 
     Returns
     -------
@@ -31,16 +34,15 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
     symmetry : dip_engine.symmetry.Symmetry
         The frame's measured symmetry (its ``center`` is the beam centre).
     detector : str or None
-        Detector family named by the frame shape, when exactly one fits.
+        The detector given, else the family named by the frame shape when
+        exactly one fits.
     """
     from ..geometry import estimate_center
     from ..symmetry import detect_symmetry
 
     image = np.asarray(image)
     flags = flag_mask(image)
-    fits = detectors_for_shape(image.shape)
-    detector = fits[0] if len(fits) == 1 else None
-    gaps = gap_mask(image.shape, detector) if detector else np.zeros(image.shape, bool)
+    gaps, detector = _gaps(image.shape, detector)
     valid = ~(flags | gaps)
     # the shadows are dark, and on the mirror axes: measure the symmetry without them
     shadow = shadow_mask(image, valid, estimate_center(image, valid), contrast=contrast)
@@ -55,6 +57,17 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA,
     return parts, symmetry, detector
 
 
+def _gaps(shape: tuple[int, int], detector: str | None) -> tuple[np.ndarray, str | None]:
+    """(gap mask, detector name): pyFAI's mask of the named detector, else the module
+    tiling of the one family the shape fits, else no gaps."""
+    if detector:
+        return pyfai_detector_mask(detector, shape), detector
+    fits = detectors_for_shape(shape)
+    if len(fits) != 1:
+        return np.zeros(shape, bool), None
+    return gap_mask(shape, fits[0]), fits[0]
+
+
 def is_grazing(symmetry) -> bool:
     """Whether a frame's symmetry is a grazing-incidence one: no point mirror, a mirror
     about a (near) vertical axis."""
@@ -63,10 +76,12 @@ def is_grazing(symmetry) -> bool:
         any(op.kind == "mirror" and abs(op.angle_deg) > 45 for op in holding)
 
 
-def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST) -> tuple[np.ndarray, dict]:
+def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST,
+              detector: str | None = None) -> tuple[np.ndarray, dict]:
     """Everything a beamline frame usually needs masked, found without clicks.
 
-    Detector flags, module gaps (when the shape names the detector), the
+    Detector flags, module gaps (of ``detector``, pyFAI's name, or when the
+    shape names the detector), the
     beamstop and its arm (:func:`shadow_mask` around the beam centre found
     by symmetry; on a grazing-incidence frame the rod on its specular column,
     :func:`rod_mask`), zero-count shadows (:func:`zero_count_shadow`) and
@@ -80,7 +95,7 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
         contrast) and how many pixels each part masked, so a user can review
         and tweak it.
     """
-    parts, symmetry, detector = auto_mask_parts(image, sigma, contrast)
+    parts, symmetry, detector = auto_mask_parts(image, sigma, contrast, detector)
     params = {
         "detector": detector,
         "center": [round(symmetry.center[0], 2), round(symmetry.center[1], 2)],

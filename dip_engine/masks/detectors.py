@@ -128,6 +128,22 @@ def gap_mask(shape: tuple[int, int], detector: str | None = None) -> np.ndarray:
     return from_pyfai if from_pyfai is not None else family.gap_mask(shape)
 
 
+def pyfai_detector_mask(name: str, shape: tuple[int, int]) -> np.ndarray:
+    """The gaps and dead modules of pyFAI's detector ``name`` (``detector_factory``) on a
+    frame of ``shape``; ValueError for an unknown name or another shape."""
+    import pyFAI.detectors
+
+    try:
+        detector = pyFAI.detectors.detector_factory(name)
+    except Exception:  # pyFAI raises RuntimeError or KeyError for an unknown name
+        raise ValueError(f"pyFAI knows no detector {name!r}") from None
+    if detector.max_shape is not None and tuple(detector.max_shape) != tuple(shape):
+        raise ValueError(f"the detector {name} is {detector.max_shape[0]} x {detector.max_shape[1]} pixels, "
+                         f"the frame {shape[0]} x {shape[1]}")
+    mask = detector.calc_mask()
+    return np.zeros(shape, bool) if mask is None else np.asarray(mask, bool)
+
+
 def pyfai_gap_mask(family: Detector, shape: tuple[int, int]) -> np.ndarray | None:
     """The gap mask of pyFAI's detector of this family and shape; None without pyFAI or
     when pyFAI has no such detector."""

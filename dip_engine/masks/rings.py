@@ -4,7 +4,6 @@ from a pyFAI geometry, in q or 2-theta.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -58,17 +57,17 @@ def check_range(low: float, high: float, unit: str) -> None:
 
 
 #: Units of :func:`ring_range_mask` besides pixels, as pyFAI names them.
-RING_UNITS = ("q_nm^-1", "q_A^-1", "2th_deg", "2th_rad", "r_mm")
+RING_UNITS = ("q_nm^-1", "q_A^-1", "2th_deg")
 
 
-def ring_range_mask(shape: tuple[int, int], poni: str | Path, low: float, high: float,
+def ring_range_mask(shape: tuple[int, int], geometry: dict, low: float, high: float,
                     unit: str = "q_nm^-1") -> np.ndarray:
     """Pixels whose scattering vector (or angle) lies in [low, high], from a pyFAI geometry.
 
     Parameters
     ----------
     shape : (H, W)
-    poni : path of a pyFAI PONI file (distance, beam centre, tilts, wavelength, detector)
+    geometry : :func:`dip_engine.azimuthal.load_geometry` of the frame
     low, high : range in ``unit``
     unit : one of :data:`RING_UNITS` (pyFAI's names)
 
@@ -79,17 +78,11 @@ def ring_range_mask(shape: tuple[int, int], poni: str | Path, low: float, high: 
     Raises
     ------
     ValueError
-        For an unknown unit, an unreadable PONI file, or pyFAI not installed.
+        For an unknown unit or a range that is not one.
     """
+    from ..azimuthal import ring_mask
+
     if unit not in RING_UNITS:
         raise ValueError(f"unknown unit {unit!r}; use px or one of {', '.join(RING_UNITS)}")
     check_range(low, high, unit)
-    try:
-        import pyFAI
-    except ImportError:
-        raise ValueError("ring ranges in q or 2-theta need pyFAI: pip install pyFAI") from None
-    try:  # pyFAI raises many kinds on a bad file, some only when the geometry is used
-        values = pyFAI.load(str(poni)).array_from_unit(shape, "center", unit, scale=True)
-    except Exception as exc:
-        raise ValueError(f"{Path(poni).name}: not a usable PONI geometry ({type(exc).__name__})") from None
-    return (values >= low) & (values <= high)
+    return ring_mask(geometry, shape, low, high, unit)

@@ -12,6 +12,7 @@ from .auto import auto_mask
 from .beamstop import DEFAULT_CONTRAST
 from .detectors import flag_mask
 from .outliers import DEFAULT_SIGMA
+from .rings import RING_UNITS, check_range, ring_range_mask
 from .shapes import (_clipped_box, box_mask, combine, ellipse_mask, finite_number, grow, line_mask,
                      polygon_mask, thick_line_mask)
 
@@ -47,6 +48,14 @@ class MaskSpec:
         Mask what the rest leaves valid (detector flags stay masked).
     use_flags : bool
         Include :func:`flag_mask` of the frame.
+    geometry : dict or None
+        The frame's pyFAI geometry (:func:`dip_engine.azimuthal.load_geometry`):
+        a named detector's own gap mask is used by the auto mask, and
+        ``rings`` are in its units.
+    rings : list of [low, high]
+        Ring ranges to mask, in ``ring_unit`` (e.g. a Kapton or ice ring).
+    ring_unit : str
+        One of :data:`~dip_engine.masks.RING_UNITS`.
     """
 
     auto: bool = False
@@ -63,6 +72,15 @@ class MaskSpec:
     grow: int = 0
     invert: bool = False
     use_flags: bool = True
+    geometry: dict | None = None
+    rings: list = field(default_factory=list)
+    ring_unit: str = "q_nm^-1"
+
+    @property
+    def detector(self) -> str | None:
+        """pyFAI's name of the geometry's detector, None for none or a generic one."""
+        name = (self.geometry or {}).get("detector")
+        return name if name and name != "Detector" else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,7 +111,25 @@ class MaskSpec:
         if not float(self.grow).is_integer():
             raise ValueError(f"mask setting grow = {self.grow!r} must be a whole number of pixels")
         _check_shapes(self, shape)
+        self._check_rings(shape)
         return self
+
+    def _check_rings(self, shape: tuple[int, int]) -> None:
+        """ValueError unless the geometry fits the frame and the rings are ranges in its units."""
+        from ..azimuthal import load_geometry
+
+        if self.geometry is not None:
+            load_geometry(self.geometry, shape)
+        if not isinstance(self.rings, list) or len(self.rings) > MAX_RINGS:
+            raise ValueError(f"the mask has more than {MAX_RINGS} ring ranges")
+        if self.rings and self.geometry is None:
+            raise ValueError("ring ranges in q or 2θ need the frame's geometry (a PONI file)")
+        if self.ring_unit not in RING_UNITS:
+            raise ValueError(f"ring unit must be one of {', '.join(RING_UNITS)}")
+        for ring in self.rings:
+            if not isinstance(ring, (list, tuple)) or len(ring) != 2:
+                raise ValueError("a ring range needs two numbers, low and high")
+            check_range(*ring, self.ring_unit)
 
 
 #: Range of each mask control (inclusive); the page's sliders show the same ranges.
@@ -108,6 +144,8 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
 }
 #: Most drawn shapes in one mask, and most vertices of all its closed paths.
 MAX_SHAPES = 500
+#: Most ring ranges in one mask.
+MAX_RINGS = 20
 MAX_VERTICES = 20_000
 #: Most pixel steps the drawn shapes of one mask may cost (:func:`_shape_work`): a few seconds.
 MAX_SHAPE_WORK = 250e6
@@ -201,7 +239,7 @@ def _spec_parts(image: np.ndarray, spec: MaskSpec, auto: np.ndarray | None):
     """The masks a spec's parts make, one (H, W) bool array at a time."""
     shape = np.shape(image)
     if spec.auto:
-        yield auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast)[0]
+        yield auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast, spec.detector)[0]
     for b in spec.boxes:
         yield box_mask(image, b, spec.box_threshold)
     for b in spec.ellipses:
@@ -212,3 +250,5 @@ def _spec_parts(image: np.ndarray, spec: MaskSpec, auto: np.ndarray | None):
         yield thick_line_mask(shape, (r0, c0), (r1, c1), spec.line_width)
     if spec.row_threshold or spec.col_threshold:
         yield line_mask(image, spec.row_threshold, spec.col_threshold)
+    for low, high in spec.rings:
+        yield ring_range_mask(shape, spec.geometry, low, high, spec.ring_unit)
