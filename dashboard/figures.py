@@ -90,7 +90,7 @@ def _image_trace(source: str, stride: int, name: str, **kw) -> go.Image:
 
 
 #: Trace indices of :func:`frame_figure`.
-FRAME_TRACE, MASK_TRACE, FRAME_TILE, MASK_TILE = 0, 1, 2, 3
+FRAME_TRACE, MASK_TRACE, FRAME_TILE, MASK_TILE, RINGS_TRACE = 0, 1, 2, 3, 4
 
 
 def _valid_counts(image: np.ndarray) -> np.ndarray:
@@ -101,9 +101,10 @@ def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figur
     """Frame on a log scale with the mask overlaid, ready for drawing shapes.
 
     Traces (see the *_TRACE/_TILE constants): the downsampled frame, its mask
-    overlay (update its ``source`` with :func:`mask_overlay_source`), and two
+    overlay (update its ``source`` with :func:`mask_overlay_source`), two
     hidden full-resolution tiles that :func:`tile_patch` fills when the view
-    is zoomed in far enough to show single pixels.
+    is zoomed in far enough to show single pixels, and the rings a geometry
+    predicts (empty until one is given).
     """
     stride = display_stride(image.shape)
     valid = ~np.asarray(mask, bool)
@@ -113,6 +114,8 @@ def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figur
         _image_trace(png_uri(mask_rgba(mask, stride)), stride, "mask"),
         go.Image(source=None, visible=False, name="frame tile", hoverinfo="skip"),
         go.Image(source=None, visible=False, name="mask tile", hoverinfo="skip"),
+        go.Scatter(x=[], y=[], mode="lines", name="rings of the geometry", hoverinfo="text", showlegend=False,
+                   line=dict(color="rgba(255, 60, 255, 0.95)", width=1.5, dash="dot")),
     ])
     fig.update_layout(
         dragmode="drawrect",
@@ -238,4 +241,65 @@ def profile_figure(profiles: dict) -> go.Figure:
     fig.update_xaxes(title="radius (pixels)", row=1, col=1)
     fig.update_xaxes(title="chi (degrees)", row=1, col=2)
     fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=320)
+    return fig
+
+
+def _error_band(x, y, sigma, color: str, name: str) -> list:
+    """A curve with its ±sigma band (two traces)."""
+    y, sigma = np.asarray(y, np.float64), np.asarray(sigma, np.float64)
+    band = go.Scatter(x=list(x) + list(x)[::-1], y=list(y + sigma) + list(y - sigma)[::-1], fill="toself",
+                      fillcolor=color.replace("rgb", "rgba").replace(")", ", 0.2)"), line=dict(width=0),
+                      hoverinfo="skip", showlegend=False, legendgroup=name)
+    return [band, go.Scatter(x=list(x), y=list(y), mode="lines", name=name, legendgroup=name,
+                             line=dict(color=color, width=1.5))]
+
+
+def scattering_figure(integrated: dict) -> go.Figure:
+    """I(q) (or I(2θ)) with Poisson error bands, and I(chi) on a ring, of the original (its
+    missing pixels masked) and the healed frame: ``integrated.json`` of a job bundle."""
+    from dip_engine.azimuthal import UNITS
+
+    iq, chi = integrated["iq"], integrated["chi"]
+    position = "q" if "q" in iq else "2th"
+    lo, hi = chi["range"]
+    unit_label = UNITS[iq["unit"]]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        f"I({position}) by pyFAI, ±σ (Poisson)", f"I(χ), {unit_label.split(' ')[0]} {lo:.3g} to {hi:.3g}"))
+    colors = {"original": "rgb(0, 0, 0)", "healed": "rgb(43, 89, 195)"}
+    sigmas = {"original": iq["sigma_original"], "healed": iq["sigma"]}
+    for which, color in colors.items():
+        for trace in _error_band(iq[position], _nan(iq[which]), _nan(sigmas[which]), color, which):
+            fig.add_trace(trace, row=1, col=1)
+        fig.add_trace(go.Scatter(x=chi["chi"], y=_nan(chi[which]), mode="lines", name=which, legendgroup=which,
+                                 showlegend=False, line=dict(color=color, width=1.5)), row=1, col=2)
+    fig.update_yaxes(type="log", title="mean counts per pixel", row=1, col=1)
+    fig.update_xaxes(title=unit_label, row=1, col=1)
+    fig.update_xaxes(title="χ (degrees)", row=1, col=2)
+    fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=320)
+    return fig
+
+
+def _nan(values) -> np.ndarray:
+    """A JSON list (None for NaN) as a float array."""
+    return np.array([np.nan if v is None else v for v in values], np.float64)
+
+
+def cake_figure(cake) -> go.Figure:
+    """The cakes (χ against q or 2θ) of the original and the healed frame side by side, one
+    log colour scale; empty bins (no pixel) blank. ``cake``: the bundle's ``cake.npz``."""
+    from dip_engine.azimuthal import UNITS
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        original, healed = (np.log10(1 + np.clip(cake[k], 0, None)) for k in ("original", "healed"))
+    have = np.isfinite(healed)
+    low, high = (np.percentile(healed[have], [1, 99.5]) if have.any() else (0.0, 1.0))
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=("original, missing pixels masked", "healed"))
+    for col, z in enumerate((original, healed), start=1):
+        fig.add_trace(go.Heatmap(x=cake["x"], y=cake["chi"], z=z, zmin=low, zmax=high, colorscale="Viridis",
+                                 showscale=col == 2, colorbar=dict(title="log10(1+I)"),
+                                 hovertemplate="%{x:.3f}, χ %{y:.1f}°: %{z:.2f}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(title=UNITS[str(cake["unit"])], matches="x")
+    fig.update_yaxes(title="χ (degrees)", row=1, col=1)
+    fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=360)
     return fig

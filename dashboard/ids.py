@@ -61,6 +61,28 @@ SYMMETRY_OVERRIDE = "symmetry-override"
 SYMMETRY_OPS = "symmetry-ops"
 SYMMETRY_ANGLE = "symmetry-angle"
 
+#: The frame's pyFAI geometry: {"geometry": dict (dip_engine.azimuthal.load_geometry), "source": str}
+GEOMETRY_STORE = "geometry-store"
+GEOMETRY_UPLOAD = "geometry-upload"
+GEOMETRY_MESSAGE = "geometry-message"
+GEOMETRY_INFO = "geometry-info"
+GEOMETRY_FLIP = "geometry-flip"
+GEOMETRY_CLEAR = "geometry-clear"
+GEOMETRY_APPLY = "geometry-apply"
+GEO_DISTANCE = "geometry-distance"
+GEO_ENERGY = "geometry-energy"
+GEO_WAVELENGTH = "geometry-wavelength"
+GEO_PIXEL = "geometry-pixel"
+GEO_ROW = "geometry-row"
+GEO_COL = "geometry-col"
+GEO_DETECTOR = "geometry-detector"
+#: The typed geometry's controls, in the order callbacks take them.
+GEOMETRY_CONTROLS = [GEO_DISTANCE, GEO_ENERGY, GEO_WAVELENGTH, GEO_PIXEL, GEO_ROW, GEO_COL, GEO_DETECTOR]
+UNIT = "unit"
+RINGS = "ring-ranges"
+CHI_LOW = "chi-low"
+CHI_HIGH = "chi-high"
+
 PRESET = "preset"
 ALL_FRAMES = "all-frames"
 CENTER_ROW = "center-row"
@@ -77,7 +99,10 @@ PREVIEW = "preview"
 RESULT_GRAPH = "result-graph"
 RESULT_INFO = "result-info"
 PROFILE_GRAPH = "profile-graph"
+SCATTERING_GRAPH = "scattering-graph"
+CAKE_GRAPH = "cake-graph"
 DOWNLOADS = "downloads"
 
 #: Controls whose ``value`` shapes the mask, in the order callbacks take them.
-MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, LINE_WIDTH, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT]
+MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, LINE_WIDTH, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT,
+                 RINGS, UNIT]

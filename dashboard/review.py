@@ -32,14 +32,17 @@ def job_layout(store, job_id: str) -> html.Div:
         return html.Div([title, owner, html.P(f"State: {record.get('state')}", id="job-state"),
                          html.P(reason, className="error") if reason else None, *rerun,
                          dcc.Link("All jobs", href="/jobs")], className="review")
-    fig, _, info, links, profile_fig, profile_style = result_view(store, job_id, record)
+    view = result_view(store, job_id, record)
     return html.Div([
         title,
         owner,
-        html.Div(info, className="info"),
-        html.Div(links, className="downloads"),
-        dcc.Graph(figure=fig, config={"displaylogo": False}),
-        dcc.Graph(figure=profile_fig, style=profile_style, config={"displaylogo": False}),
+        html.Div(view.info, className="info"),
+        html.Div(view.links, className="downloads"),
+        dcc.Graph(figure=view.figure, config={"displaylogo": False}),
+        dcc.Graph(figure=view.profiles, style=view.profiles_style, config={"displaylogo": False}),
+        dcc.Graph(figure=view.scattering, style=view.scattering_style, config={"displaylogo": False},
+                  id="review-scattering"),
+        dcc.Graph(figure=view.cake, style=view.cake_style, config={"displaylogo": False}, id="review-cake"),
         html.Details([html.Summary("Configuration and versions"),
                       html.Pre(_describe(record))]),
         dcc.Link("All jobs", href="/jobs"),

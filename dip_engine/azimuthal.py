@@ -326,19 +326,30 @@ def curve(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str
     Returns
     -------
     dict with ``unit``, ``x`` (bin centres), ``I`` and ``sigma`` (mean counts per
-    pixel and its Poisson error), lists of floats, NaN where a bin has no pixel.
+    pixel and its Poisson error), lists of floats, NaN where a bin has no pixel;
+    ``npt`` and ``range``: the bins (the whole frame's range, whatever the mask,
+    so that curves of one frame share their bins).
     """
     _check_unit(unit)
     npt = npt or radial_points(image.shape)
-    x, intensity, sigma, count = forksafe.call(_integrate1d, _float32(image), _mask(invalid), config, unit, npt)
+    x_range = frame_range(config, image.shape, unit)
+    x, intensity, sigma, count = forksafe.call(_integrate1d, _float32(image), _mask(invalid), config, unit, npt,
+                                               x_range)
     empty = count <= 0
     return {"unit": unit, "x": x.tolist(), "I": np.where(empty, np.nan, intensity).tolist(),
-            "sigma": np.where(empty, np.nan, sigma).tolist()}
+            "sigma": np.where(empty, np.nan, sigma).tolist(), "npt": npt, "range": list(x_range)}
 
 
-def _integrate1d(data, mask, config, unit, npt):
+def frame_range(config: dict, shape: tuple[int, int], unit: str) -> tuple[float, float]:
+    """(lowest, highest) ``unit`` over the frame's pixel centres: the bins of every curve."""
+    values = unit_map(config, shape, unit)
+    return float(values.min()), float(values.max())
+
+
+def _integrate1d(data, mask, config, unit, npt, x_range):
     """(radial, intensity, sigma, pixel count) arrays of pyFAI's integrate1d."""
-    res = integrator(config).integrate1d(data, npt, unit=unit, mask=mask, error_model="poisson", method=METHOD)
+    res = integrator(config).integrate1d(data, npt, unit=unit, mask=mask, error_model="poisson", method=METHOD,
+                                         radial_range=x_range)
     return (np.asarray(res.radial, np.float64), np.asarray(res.intensity, np.float64),
             np.asarray(res.sigma, np.float64), np.asarray(res.count, np.float64))
 
@@ -361,7 +372,7 @@ def chi_curve(image: np.ndarray, invalid: np.ndarray | None, config: dict, x_ran
 def _integrate_chi(data, mask, config, unit, x_range, npt):
     """(chi in degrees, mean counts) of the sectors of the ring ``x_range``."""
     cake = integrator(config).integrate2d(data, 1000, npt, unit=unit, radial_range=x_range, mask=mask,
-                                          method=METHOD)
+                                          method=METHOD, azimuth_range=(-180, 180))
     counts = np.asarray(cake.count, np.float64) if cake.count is not None else None
     signal = np.asarray(cake.sum_signal, np.float64)
     if counts is None or signal.shape != counts.shape:
@@ -380,13 +391,16 @@ def cake(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str 
     "I": (npt_azim, npt_rad) float32 array, NaN in bins with no pixel}``.
     """
     _check_unit(unit)
-    x, chi, intensity = forksafe.call(_integrate2d, _float32(image), _mask(invalid), config, unit, npt_rad, npt_azim)
+    x_range = frame_range(config, image.shape, unit)
+    x, chi, intensity = forksafe.call(_integrate2d, _float32(image), _mask(invalid), config, unit, npt_rad, npt_azim,
+                                      x_range)
     return {"unit": unit, "x": x, "chi": chi, "I": intensity}
 
 
-def _integrate2d(data, mask, config, unit, npt_rad, npt_azim):
+def _integrate2d(data, mask, config, unit, npt_rad, npt_azim, x_range):
     """(radial, chi, intensity with NaN in empty bins) of pyFAI's integrate2d."""
-    res = integrator(config).integrate2d(data, npt_rad, npt_azim, unit=unit, mask=mask, method=METHOD)
+    res = integrator(config).integrate2d(data, npt_rad, npt_azim, unit=unit, mask=mask, method=METHOD,
+                                         radial_range=x_range, azimuth_range=(-180, 180))
     counts = np.asarray(res.count, np.float64)
     intensity = np.where(counts > 0, np.asarray(res.intensity, np.float64), np.nan).astype(np.float32)
     return np.asarray(res.radial, np.float64), np.asarray(res.azimuthal, np.float64), intensity
@@ -455,7 +469,9 @@ def write_dat(path: Path, result: dict, config: dict, about: str) -> None:
     and how), then one row per bin: position, I, sigma (no sigma column for I(chi))."""
     head = json.dumps(config, indent=4).splitlines()
     lines = [f"# {line}" for line in head]
-    lines += [f"# {about}", f"# pyFAI method: {'/'.join(METHOD)}, error model: poisson",
+    bins = (f", {result['npt']} bins over {result['range'][0]!r} to {result['range'][1]!r} {result['unit']}"
+            if "npt" in result else "")
+    lines += [f"# {about}", f"# pyFAI method: {'/'.join(METHOD)}, error model: poisson{bins}",
               f"# {result['unit']:>16s}  {'I':>18s}" + (f"  {'sigma':>18s}" if "sigma" in result else "")]
     columns = [result["x"], result["I"]] + ([result["sigma"]] if "sigma" in result else [])
     rows = np.asarray(columns, np.float64).T

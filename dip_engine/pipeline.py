@@ -80,12 +80,15 @@ class HealOutcome:
 def iq_report(integrated: dict) -> dict:
     """The report's ``iq`` (and ``chi``) entries: the curves of :func:`integrate` as lists,
     under the key ``q`` (or ``2th``) for the positions."""
+    from .azimuthal import METHOD
+
     iq = integrated["iq"]
     position = "q" if iq["unit"].startswith("q") else "2th"
     chi = integrated["chi"]
     return {"iq": {"unit": iq["unit"], position: iq["x"], "original": iq["original"]["I"],
                    "healed": iq["healed"]["I"], "sigma": iq["healed"]["sigma"],
-                   "sigma_original": iq["original"]["sigma"]},
+                   "sigma_original": iq["original"]["sigma"], "npt": iq["healed"]["npt"],
+                   "range": iq["healed"]["range"], "method": "/".join(METHOD), "error_model": "poisson"},
             "chi": {"unit": "chi_deg", "chi": chi["x"], "range": chi["range"], "range_unit": chi["range_unit"],
                     "original": chi["original"]["I"], "healed": chi["healed"]["I"]}}
 

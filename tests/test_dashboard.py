@@ -567,4 +567,68 @@ def test_the_users_symmetry_goes_with_the_heal_and_is_checked_on_the_server(tmp_
 
 DEFAULTS_FOR_STATE = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: 1.4, ids.LINE_WIDTH: 8.0,
                       ids.BOX_THRESHOLD: None, ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0,
-                      ids.INVERT: []}
+                      ids.INVERT: [], ids.RINGS: "", ids.UNIT: "q_nm^-1"}
+
+
+def _poni_upload(text: str) -> str:
+    return "data:application/octet-stream;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_a_poni_upload_sets_the_geometry_and_a_bad_one_keeps_the_previous(tmp_path):
+    from dashboard.callbacks.geometry import _new_geometry, describe_geometry
+    from dip_engine import azimuthal
+
+    shape = (120, 140)
+    good = azimuthal.poni_text(azimuthal.geometry_from_values(shape, 100.0, 172.0, (50.0, 60.0), wavelength_a=1.0))
+    entry, message = _new_geometry(ids.GEOMETRY_UPLOAD, _poni_upload(good), "run.poni", [None] * 7, None, None, shape)
+    assert entry["source"] == "run.poni" and "run.poni" in message
+    lines, flip_style, _ = describe_geometry(entry, {"center": [50.5, 60.0]})
+    assert "beam centre row 50.0, column 60.0" in str(lines) and flip_style["display"] == "none"
+    for contents, sentence in [(_poni_upload("garbage"), "run.poni: this is not a PONI file"),
+                               ("data:;base64,@@@", "arrived damaged"),
+                               (_poni_upload(good.replace("Detector: Detector", "Detector: Pilatus1M")),
+                                "is 1043 x 981 pixels")]:
+        with pytest.raises(ValueError, match=sentence):
+            _new_geometry(ids.GEOMETRY_UPLOAD, contents, "run.poni", [None] * 7, entry, None, shape)
+    # the centre measured on an up-down flipped frame: the page offers the flip, and applies it
+    flipped_centre = {"center": [shape[0] - 1 - 50.0, 60.0]}
+    lines, flip_style, label = describe_geometry(entry, flipped_centre)
+    assert "Apply the flip?" in str(lines) and flip_style["display"] != "none" and label.endswith("up-down")
+    new, message = _new_geometry(ids.GEOMETRY_FLIP, None, None, [None] * 7, entry, flipped_centre, shape)
+    assert azimuthal.beam_center(new["geometry"]) == pytest.approx((69.0, 60.0))
+    # typed values; a bad one is one sentence
+    typed, _ = _new_geometry(ids.GEOMETRY_APPLY, None, None, [100.0, 12.4, None, 172.0, 50.0, 60.0, None],
+                             None, None, shape)
+    assert typed["geometry"]["wavelength"] == pytest.approx(1e-10, rel=1e-3)
+    with pytest.raises(ValueError, match="wavelength"):
+        _new_geometry(ids.GEOMETRY_APPLY, None, None, [100.0, None, None, 172.0, 50.0, 60.0, None], None, None, shape)
+    # a new frame of another size drops a geometry that does not fit it
+    assert _new_geometry(ids.FRAME_STORE, None, None, [None] * 7, entry, None, (60, 70))[0] is None
+
+
+def test_ring_ranges_in_q_join_the_mask_and_are_checked_on_the_server():
+    from dashboard.callbacks.mask import ring_ranges, spec_from_state
+    from dip_engine import azimuthal
+    from dip_engine.masks import build_mask
+
+    assert ring_ranges("19.9-20.3; 32.5 to 33") == [[19.9, 20.3], [32.5, 33.0]]
+    assert ring_ranges("") == []
+    for bad in ("20-", "a-b", "1-2-3"):
+        with pytest.raises(ValueError, match="is not 'low-high'"):
+            ring_ranges(bad)
+    shape = (120, 140)
+    geometry = azimuthal.geometry_from_values(shape, 100.0, 172.0, (50.0, 60.0), wavelength_a=1.0)
+    values = [DEFAULTS_FOR_STATE[i] for i in ids.MASK_CONTROLS]
+    values[ids.MASK_CONTROLS.index(ids.AUTO)] = []
+    values[ids.MASK_CONTROLS.index(ids.RINGS)] = "3-4"
+    state = {"upload_id": "x", "shapes": [], "values": values, "file": None, "geometry": geometry}
+    spec = spec_from_state(state).check(shape)
+    ring = build_mask(np.ones(shape, np.int32), spec)
+    q = azimuthal.unit_map(geometry, shape)
+    assert ring.any() and np.array_equal(ring, (q >= 3) & (q <= 4))
+    with pytest.raises(ValueError, match="need the frame's geometry"):
+        spec_from_state({**state, "geometry": None}).check(shape)
+    with pytest.raises(ValueError, match="0 <= low < high"):
+        spec_from_state({**state, "values": values[:-2] + ["4-3", "q_nm^-1"]}).check(shape)
+    with pytest.raises(ValueError, match="ring unit"):
+        spec_from_state({**state, "values": values[:-1] + ["furlongs"]}).check(shape)

@@ -89,6 +89,23 @@ def test_pyfai_detectors_and_the_module_table_give_the_same_gaps(family, shape, 
     assert np.array_equal(from_pyfai, DETECTORS[family].gap_mask(shape))
 
 
+def test_a_detector_named_by_the_geometry_gives_the_auto_masks_gaps():
+    """With a geometry naming pyFAI's detector, its own mask (gaps, dead modules) is used,
+    whatever the frame's shape would suggest; a detector of another size is refused."""
+    from dip_engine.masks import auto_mask
+    from dip_engine.masks.detectors import pyfai_detector_mask
+    from dip_engine.synthetic import ring_pattern
+
+    frame = np.random.default_rng(0).poisson(ring_pattern((516, 516), seed=1) * 5 + 1).astype(np.int32)
+    assert not auto_mask(frame)[1]["pixels"]["gaps"]  # no family of the table has this size
+    gaps = pyfai_detector_mask("Maxipix2x2", frame.shape)
+    mask, params = auto_mask(frame, detector="Maxipix2x2")
+    assert params["detector"] == "Maxipix2x2" and params["pixels"]["gaps"] == gaps.sum() > 4000
+    assert np.array_equal(mask & gaps, gaps)
+    with pytest.raises(ValueError, match="is 1043 x 981 pixels"):
+        auto_mask(frame, detector="Pilatus1M")
+
+
 def test_auto_mask_finds_beamstop_arm_and_hot_pixels():
     from dip_engine.masks import auto_mask
     from dip_engine.synthetic import occlude, ring_pattern
@@ -199,12 +216,11 @@ Wavelength: 1.0e-10
 
 def test_ring_range_in_q_from_a_pyfai_geometry(tmp_path):
     """q = 4 pi sin(theta) / lambda from the PONI: a flat detector's ring is an annulus."""
-    pytest.importorskip("pyFAI")
+    from dip_engine.azimuthal import load_geometry
     from dip_engine.masks import ring_range_mask
 
-    poni = tmp_path / "geometry.poni"
-    poni.write_text(PONI)
     shape = (1043, 981)
+    poni = load_geometry(PONI, shape)
     ring = ring_range_mask(shape, poni, 10.0, 12.0, "q_nm^-1")
     # the beam hits row 0.0915 / 172e-6 - 0.5, column 0.0840 / 172e-6 - 0.5
     rows, cols = np.nonzero(ring)
@@ -214,9 +230,8 @@ def test_ring_range_in_q_from_a_pyfai_geometry(tmp_path):
     assert ring.any() and q.min() >= 10.0 - 0.05 and q.max() <= 12.0 + 0.05
     with pytest.raises(ValueError, match="unknown unit"):
         ring_range_mask(shape, poni, 1, 2, "furlongs")
-    (tmp_path / "bad.poni").write_text("not a geometry")
-    with pytest.raises(ValueError, match="not a usable PONI"):
-        ring_range_mask(shape, tmp_path / "bad.poni", 1, 2)
+    with pytest.raises(ValueError, match="not a PONI file"):
+        load_geometry("not a geometry", shape)
 
 
 def _shadowed_frame(arm_rows, transmission=0.0, seed=0):

@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 
 from .. import auth, ids
 from ..jobs import execute_job, run_heal_job
-from ..components.result import HIDDEN, downloads, result_view
+from ..components.result import ResultView, downloads, result_view
 from .mask import spec_from_state
 from .symmetry import symmetry_from_controls
 
@@ -32,6 +32,17 @@ def heal_request(state, row, col, override, ticked, angle, measured):
     request; ValueError with a sentence when a setting is malformed."""
     center = (row, col) if row is not None and col is not None else None
     return spec_from_state(state), center, symmetry_from_controls(override, ticked, angle, measured, center)
+
+
+def scattering_request(entry, unit, chi_low, chi_high) -> dict:
+    """The geometry, unit and I(chi) ring of the page's heal request (checked again with
+    the frame by the job); ValueError with a sentence when malformed."""
+    if entry is not None and not (isinstance(entry, dict) and isinstance(entry.get("geometry"), dict)):
+        raise ValueError("the geometry is malformed; load it again")
+    if (chi_low is None) != (chi_high is None):
+        raise ValueError("give both ends of the I(χ) ring, or neither")
+    return {"geometry": entry["geometry"] if entry else None, "unit": unit,
+            "chi_range": None if chi_low is None else [chi_low, chi_high]}
 
 
 def _job_settings(settings) -> tuple[int, int | None, bool]:
@@ -56,6 +67,10 @@ def _register_heal(app, store, manager, settings) -> None:
         Output(ids.DOWNLOADS, "children"),
         Output(ids.PROFILE_GRAPH, "figure"),
         Output(ids.PROFILE_GRAPH, "style"),
+        Output(ids.SCATTERING_GRAPH, "figure"),
+        Output(ids.SCATTERING_GRAPH, "style"),
+        Output(ids.CAKE_GRAPH, "figure"),
+        Output(ids.CAKE_GRAPH, "style"),
         Input(ids.HEAL, "n_clicks"),
         State(ids.FRAME_STORE, "data"),
         State(ids.MASK_STATE, "data"),
@@ -73,6 +88,10 @@ def _register_heal(app, store, manager, settings) -> None:
         State(ids.SYMMETRY_OPS, "value"),
         State(ids.SYMMETRY_ANGLE, "value"),
         State(ids.SYMMETRY_STORE, "data"),
+        State(ids.GEOMETRY_STORE, "data"),
+        State(ids.UNIT, "value"),
+        State(ids.CHI_LOW, "value"),
+        State(ids.CHI_HIGH, "value"),
         background=True,
         manager=manager,
         running=[
@@ -92,28 +111,29 @@ def _register_heal(app, store, manager, settings) -> None:
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, state, preset, iterations, seed, owner, _session, all_frames,
-                grid, frame_set, row, col, override, ticked, angle, measured):
+                grid, frame_set, row, col, override, ticked, angle, measured, geometry, unit, chi_low, chi_high):
         if not meta or not state:
-            return {}, HIDDEN, "Load a frame first.", [], {}, HIDDEN
+            return ResultView.nothing("Load a frame first.")
         try:
             spec, center, symmetry = heal_request(state, row, col, override, ticked, angle, measured)
+            scattering = scattering_request(geometry, unit, chi_low, chi_high)
         except ValueError as exc:
-            return {}, HIDDEN, html.Span(f"Cannot heal: {exc}", className="error"), [], {}, HIDDEN
+            return ResultView.nothing(html.Span(f"Cannot heal: {exc}", className="error"))
         job_id, message = run_heal_job(store, set_progress, {"upload_id": state.get("upload_id")}, spec, preset,
                                        iterations, seed, slots,
                                        owner=job_owner(login, owner), all_frames=bool(all_frames),
                                        grid=bool(grid), frame_set=frame_set, center=center, symmetry=symmetry,
-                                       threads=threads)
+                                       threads=threads, **scattering)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
-            return {}, HIDDEN, html.Span(message, className="error"), [], {}, HIDDEN
+            return ResultView.nothing(html.Span(message, className="error"))
         try:
             return result_view(store, job_id, record)
         except Exception as exc:  # the result is on disk: never hide it behind a failed view
             text = f"Healed (job {job_id}), but its view could not be drawn ({type(exc).__name__}: {exc}). "
-            return {}, HIDDEN, [html.Span(text, className="error"),
-                                 dcc.Link("Review page", href=f"/job/{job_id}", id="review-link")], \
-                downloads(store, job_id), {}, HIDDEN
+            return ResultView.nothing([html.Span(text, className="error"),
+                                       dcc.Link("Review page", href=f"/job/{job_id}", id="review-link")],
+                                      downloads(store, job_id))
 
 
 def _register_endings(app, store) -> None:

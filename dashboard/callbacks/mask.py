@@ -49,9 +49,11 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
             grow=int(_number(v[ids.GROW])),
             line_width=_number(v[ids.LINE_WIDTH]),
             invert="invert" in _choices(v[ids.INVERT]),
+            ring_unit=str(v[ids.UNIT]),
         )
     except (TypeError, ValueError, OverflowError):
         raise ValueError("a mask setting is not a number") from None
+    spec.rings = ring_ranges(v[ids.RINGS])
     if not isinstance(shapes or [], list) or len(shapes or []) > MAX_SHAPES:
         raise ValueError(f"the drawn shapes must be a list of at most {MAX_SHAPES}")
     try:
@@ -60,6 +62,25 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
     except (AttributeError, KeyError, TypeError, ValueError):
         raise ValueError("a drawn shape is malformed; erase it and draw it again") from None
     return spec
+
+
+_UNSIGNED = r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_RANGE = re.compile(rf"^\s*{_UNSIGNED}\s*(?:-|–|to|,|\s)\s*{_UNSIGNED}\s*$")
+
+
+def ring_ranges(text) -> list[list[float]]:
+    """The ring ranges typed as 'low-high; low-high' (empty = none); ValueError with a sentence."""
+    if text in (None, ""):
+        return []
+    if not isinstance(text, str) or len(text) > 1000:
+        raise ValueError("the ring ranges must be text like 19.9-20.3; 32.5-33")
+    ranges = []
+    for piece in filter(str.strip, text.split(";")):
+        match = _RANGE.match(piece)
+        if not match:
+            raise ValueError(f"ring range {piece.strip()!r} is not 'low-high' (e.g. 19.9-20.3)")
+        ranges.append([float(match[1]), float(match[2])])
+    return ranges
 
 
 def _number(value) -> float:
@@ -111,24 +132,31 @@ def apply_relayout(shapes: list, relayout: dict | None) -> list | None:
     return shapes
 
 
-def edited_state(state: dict | None, meta: dict, triggers: set, relayout, values: list, mask_file) -> dict | None:
+def edited_state(state: dict | None, meta: dict, triggers: set, relayout, values: list, mask_file,
+                 geometry: dict | None = None) -> dict | None:
     """The mask state after an edit: a fresh one for a new frame (no shapes yet), else
-    ``state`` with the new shapes, control values and mask file; None when nothing changed
-    (a zoom or pan)."""
+    ``state`` with the new shapes, control values, mask file and geometry (the
+    ``geometry`` of the page's geometry store); None when nothing changed (a zoom or pan)."""
     if not triggers or ids.FRAME_STORE in triggers or not state or state.get("upload_id") != meta["upload_id"]:
-        return {"upload_id": meta["upload_id"], "shapes": [], "values": list(values), "file": mask_file}
+        return {"upload_id": meta["upload_id"], "shapes": [], "values": list(values), "file": mask_file,
+                "geometry": geometry}
     shapes = apply_relayout(state["shapes"], relayout) if ids.GRAPH in triggers else None
     if shapes is None and triggers == {ids.GRAPH}:
         return None
     return {**state, "shapes": state["shapes"] if shapes is None else shapes, "values": list(values),
-            "file": mask_file}
+            "file": mask_file, "geometry": geometry}
 
 
 def spec_from_state(state: dict) -> MaskSpec:
     """The :class:`MaskSpec` of a mask state (ValueError with a sentence if malformed)."""
     if not isinstance(state, dict) or not isinstance(state.get("values"), list):
         raise ValueError("the page's mask settings are malformed; reload the page")
-    return spec_from_inputs(state.get("shapes"), dict(zip(ids.MASK_CONTROLS, state["values"])))
+    spec = spec_from_inputs(state.get("shapes"), dict(zip(ids.MASK_CONTROLS, state["values"])))
+    geometry = state.get("geometry")
+    if geometry is not None and not isinstance(geometry, dict):
+        raise ValueError("the page's geometry is malformed; reload the page")
+    spec.geometry = geometry  # checked against the frame by MaskSpec.check
+    return spec
 
 
 #: Frames above this many pixels are shown before their auto mask is ready.
@@ -178,16 +206,19 @@ def _register_edits(app, store) -> None:
         Input(ids.FRAME_STORE, "data"),
         Input(ids.MASK_FILE_STORE, "data"),
         Input(ids.GRAPH, "relayoutData"),
+        Input(ids.GEOMETRY_STORE, "data"),
         *[Input(i, "value") for i in ids.MASK_CONTROLS],
         State(ids.MASK_STATE, "data"),
     )
-    def on_edit(meta, mask_file, relayout, *rest):
-        """Drawn shapes, controls and mask files -> the mask state (small: no figure travels)."""
+    def on_edit(meta, mask_file, relayout, geometry, *rest):
+        """Drawn shapes, controls, mask files and the geometry -> the mask state (small: no
+        figure travels)."""
         *values, state = rest
         if not isinstance(meta, dict) or "upload_id" not in meta:
             return None
         triggers = set(ctx.triggered_prop_ids.values())
-        new = edited_state(state, meta, triggers, relayout, values, mask_file)
+        geometry = geometry.get("geometry") if isinstance(geometry, dict) else None
+        new = edited_state(state, meta, triggers, relayout, values, mask_file, geometry)
         return no_update if new is None else new
 
     @app.callback(

@@ -70,7 +70,7 @@ def measured_symmetry(store, state) -> dict | None:
         spec: MaskSpec = spec_from_state(state)
         if not spec.auto:
             return None
-        cached = store.auto_mask(state["upload_id"], None, spec.sigma, spec.contrast)
+        cached = store.auto_mask(state["upload_id"], None, spec.sigma, spec.contrast, spec.detector)
     except (KeyError, TypeError, ValueError):
         return None
     return None if cached is None else cached[1].get("symmetry")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dip_engine.azimuthal import UNITS
 from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
 from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA
@@ -16,7 +17,8 @@ from ..figures import DRAW_BUTTONS
 #: Initial values of the mask controls (ids.MASK_CONTROLS order).
 DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
             ids.BOX_THRESHOLD: None,
-            ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: []}
+            ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: [],
+            ids.RINGS: "", ids.UNIT: "q_nm^-1"}
 
 
 def refusal(exc: Exception | str) -> html.Span:
@@ -38,7 +40,7 @@ def _slider(id_: str, label: str, lo: float, hi: float, step: float, value: floa
 
 def controls() -> html.Div:
     """Left column: upload, mask settings, heal controls and progress."""
-    return html.Div([frame_controls(), mask_controls(), heal_controls()], className="sidebar")
+    return html.Div([frame_controls(), geometry_controls(), mask_controls(), heal_controls()], className="sidebar")
 
 
 def frame_controls() -> html.Div:
@@ -64,6 +66,55 @@ def frame_controls() -> html.Div:
             dcc.Dropdown(id=ids.DATASET, options=[], placeholder="HDF5 dataset", className="dataset"),
             html.Button("Read", id=ids.READ_BUTTON, n_clicks=0),
         ], className="buttons"),
+    )
+
+
+def _number_input(id_: str, label: str, placeholder: str = "") -> html.Div:
+    return html.Div([html.Label(label, htmlFor=id_),
+                     dcc.Input(id=id_, type="number", placeholder=placeholder, debounce=True)], className="control")
+
+
+def geometry_controls() -> html.Div:
+    """Geometry (optional): a PONI file or typed values; the unit of the curves, ring masks
+    in that unit, the ring of I(chi)."""
+    return _section(
+        "Geometry (optional, pyFAI)",
+        dcc.Upload(id=ids.GEOMETRY_UPLOAD, multiple=False, className="upload small",
+                   children=html.Div(["Drop a PONI file (pyFAI, Dioptas) or ", html.A("choose one")])),
+        html.Details([
+            html.Summary("…or type it"),
+            _number_input(ids.GEO_DISTANCE, "Sample-detector distance (mm)"),
+            html.Div([_number_input(ids.GEO_ENERGY, "Energy (keV)"),
+                      _number_input(ids.GEO_WAVELENGTH, "or wavelength (Å)")], className="pair"),
+            dcc.Dropdown(id=ids.GEO_DETECTOR, options=[], placeholder="detector (pyFAI's list; empty = by pixel size)",
+                         className="control"),
+            _number_input(ids.GEO_PIXEL, "Pixel size (µm, without a detector)"),
+            html.Div([_number_input(ids.GEO_ROW, "Beam centre row"), _number_input(ids.GEO_COL, "column")],
+                     className="pair"),
+            html.Button("Use these values", id=ids.GEOMETRY_APPLY, n_clicks=0),
+        ], className="control"),
+        html.Div(id=ids.GEOMETRY_MESSAGE, className="message", role="alert"),
+        html.Div(id=ids.GEOMETRY_INFO, className="info"),
+        html.Div([
+            html.Button("Flip the geometry", id=ids.GEOMETRY_FLIP, n_clicks=0, style={"display": "none"}),
+            html.Button("Clear the geometry", id=ids.GEOMETRY_CLEAR, n_clicks=0),
+        ], className="buttons"),
+        html.Div([
+            html.Label("Unit of the curves and ring ranges", htmlFor=ids.UNIT),
+            dcc.Dropdown(id=ids.UNIT, options=[{"label": label, "value": unit} for unit, label in UNITS.items()],
+                         value=DEFAULTS[ids.UNIT], clearable=False),
+        ], className="control"),
+        html.Div([
+            html.Label("Mask rings in that unit: low-high, several separated by ';' (e.g. 19.9-20.3)",
+                       htmlFor=ids.RINGS),
+            dcc.Input(id=ids.RINGS, type="text", value="", placeholder="none", debounce=False),
+        ], className="control"),
+        html.Div([
+            html.Label("I(χ) over the ring (empty = the strongest peak)", htmlFor=ids.CHI_LOW),
+            html.Div([dcc.Input(id=ids.CHI_LOW, type="number", placeholder="low", debounce=True),
+                      dcc.Input(id=ids.CHI_HIGH, type="number", placeholder="high", debounce=True)],
+                     className="pair"),
+        ], className="control"),
     )
 
 
@@ -212,6 +263,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.MASK_HISTORY),
         dcc.Store(id=ids.MASK_STATE),
         dcc.Store(id=ids.SYMMETRY_STORE),
+        dcc.Store(id=ids.GEOMETRY_STORE),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.LAST_JOB),
@@ -230,6 +282,10 @@ def heal_page(initial_frame: dict | None) -> html.Main:
                 dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
                           config={"displaylogo": False}),
                 dcc.Graph(id=ids.PROFILE_GRAPH, style={"display": "none"},
+                          config={"displaylogo": False}),
+                dcc.Graph(id=ids.SCATTERING_GRAPH, style={"display": "none"},
+                          config={"displaylogo": False}),
+                dcc.Graph(id=ids.CAKE_GRAPH, style={"display": "none"},
                           config={"displaylogo": False}),
             ], className="result"),
         ], className="content"),

@@ -3,9 +3,11 @@ figures, score line, batch and grid tables, download links."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from dash import dcc, html
 
-from ..figures import profile_figure, result_figure
+from ..figures import cake_figure, profile_figure, result_figure, scattering_figure
 from ..storage import JOB_FILES
 
 HIDDEN = {"display": "none"}
@@ -62,8 +64,43 @@ def batch_table(frames: list[dict] | None):
     return html.Table([html.Thead(head), html.Tbody(rows)], className="jobs batch", id="batch-table")
 
 
-def result_view(store, job_id: str, record: dict):
-    """(result figure, its style, info, downloads, profile figure, its style) of a finished job."""
+class ResultView(NamedTuple):
+    """What the heal page and the review page show of a finished job (figures with their styles)."""
+
+    figure: object
+    style: dict
+    info: list
+    links: list
+    profiles: object
+    profiles_style: dict
+    scattering: object = None
+    scattering_style: dict = HIDDEN
+    cake: object = None
+    cake_style: dict = HIDDEN
+
+    @classmethod
+    def nothing(cls, info, links=()) -> "ResultView":
+        """No figures: only ``info`` (e.g. an error sentence) and ``links``."""
+        return cls({}, HIDDEN, info, list(links), {}, HIDDEN, {}, HIDDEN, {}, HIDDEN)
+
+
+def scattering_views(store, job_id: str) -> tuple:
+    """(I(q) and I(chi) figure, its style, cake figure, its style) of a job with a geometry."""
+    import json
+
+    import numpy as np
+
+    try:
+        integrated = json.loads(store.job_file(job_id, "integrated.json").read_text())
+        with np.load(store.job_file(job_id, "cake.npz")) as cake:
+            cake_fig = cake_figure({k: cake[k] for k in cake.files})
+    except KeyError:
+        return {}, HIDDEN, {}, HIDDEN
+    return scattering_figure(integrated), SHOWN, cake_fig, SHOWN
+
+
+def result_view(store, job_id: str, record: dict) -> ResultView:
+    """Every view of a finished job (:class:`ResultView`)."""
     import json
 
     import numpy as np
@@ -101,4 +138,5 @@ def result_view(store, job_id: str, record: dict):
         info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
                              f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
                              f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
-    return fig, SHOWN, info, downloads(store, job_id), profile_fig, profile_style
+    return ResultView(fig, SHOWN, info, downloads(store, job_id), profile_fig, profile_style,
+                      *scattering_views(store, job_id))

@@ -128,21 +128,23 @@ class Uploads:
             raise KeyError(upload_id)
         return json.loads(path.read_text())
 
-    def auto_mask(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float):
+    def auto_mask(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float,
+                  detector: str | None = None):
         """(mask, params) of :func:`dip_engine.masks.auto_mask`, cached beside the upload.
 
         With ``image`` None only the cache is read: None when it holds nothing yet.
+        ``detector``: pyFAI's name of the frame's detector (from its geometry), if known.
         """
         from dip_engine.masks import auto_mask
 
         folder = self.uploads / check_id(upload_id)
-        key = f"auto-v{AUTO_VERSION}-{float(sigma):g}-{float(contrast):g}"
+        key = f"auto-v{AUTO_VERSION}-{float(sigma):g}-{float(contrast):g}" + (f"-{detector}" if detector else "")
         path, info = folder / f"{key}.npy", folder / f"{key}.json"
         if path.is_file() and info.is_file():
             return np.load(path), json.loads(info.read_text())
         if image is None:
             return None
-        mask, params = auto_mask(image, sigma=sigma, contrast=contrast)
+        mask, params = auto_mask(image, sigma=sigma, contrast=contrast, detector=detector)
         try:
             np.save(path, mask)
             _write_json(info, params)
@@ -167,7 +169,8 @@ class Uploads:
         base = stored if user is None else (user if stored is None else stored | user)
         auto, params = None, {}
         if spec.auto:
-            cached = self.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast)
+            cached = self.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast,
+                                    spec.detector)
             if cached is None:
                 spec = dataclasses.replace(spec, auto=False)
                 params = {"pending": True}
