@@ -98,3 +98,10 @@ def test_a_legacy_poni_is_flipped_and_ceo2_heals_with_its_rings_at_the_right_q(p
     expect(check).to_contain_text("agrees", timeout=30000)
     _heal(page)
     np.testing.assert_allclose(_healed_curve(page)[1], healed, rtol=1e-12)
+    # the review page a colleague opens shows the same curves and cakes
+    page.click("#review-link")
+    expect(page.locator("#review-scattering .main-svg").first).to_be_visible(timeout=30000)
+    expect(page.locator("#review-cake .main-svg").first).to_be_visible(timeout=30000)
+    review = next(t for t in _graph_data(page, "review-scattering")
+                  if t.get("name") == "healed" and t.get("mode") == "lines" and t.get("xaxis", "x") == "x")
+    np.testing.assert_allclose(_array(review["y"]), healed, rtol=1e-12)
