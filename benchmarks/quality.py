@@ -42,26 +42,11 @@ from dip_engine.evaluate import gap_copies, local_means, log_rmse, occlusions, p
 from dip_engine.fit import heal
 from dip_engine.intensity import paste
 from dip_engine.symmetry import detect_symmetry
+from dip_engine.uncertainty import scatter_noise
 
 EVAL_SEED = 1234
 #: Share of valid pixels each set hides.
 FRACTION = 0.04
-
-
-def empirical_floor(image: np.ndarray, valid: np.ndarray, pixels: np.ndarray) -> float:
-    """Noise of log10(1 + I) at ``pixels`` from the scatter about their four neighbours.
-
-    d = y - mean of the four valid neighbours has variance 1.25 sigma^2 for
-    independent noise of variance sigma^2; sigma = 1.4826 MAD(d) / sqrt(1.25).
-    """
-    y = np.log10(1 + np.clip(np.where(valid, image, 0), 0, None))
-    v = valid.astype(np.float64)
-    pad_y, pad_v = np.pad(y * v, 1), np.pad(v, 1)
-    sums = pad_y[:-2, 1:-1] + pad_y[2:, 1:-1] + pad_y[1:-1, :-2] + pad_y[1:-1, 2:]
-    counts = pad_v[:-2, 1:-1] + pad_v[2:, 1:-1] + pad_v[1:-1, :-2] + pad_v[1:-1, 2:]
-    use = pixels & valid & (counts == 4)
-    d = y[use] - sums[use] / 4
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(1.25))
 
 
 def floor_of(image, missing, hidden) -> tuple[float, str]:
@@ -72,7 +57,7 @@ def floor_of(image, missing, hidden) -> tuple[float, str]:
     if np.array_equal(truth, np.round(truth)):
         exact = poisson_floor_exact(local_means(image, ~missing, hidden))
         return exact, f"Poisson (delta method {poisson_floor(truth):.4f}, exact)"
-    return empirical_floor(np.asarray(image, np.float64), ~missing, hidden), "scatter"
+    return scatter_noise(np.asarray(image, np.float64), ~missing, hidden), "scatter"
 
 
 def above_floor(rmse: float, floor: float) -> float:
@@ -106,7 +91,16 @@ def run_set(name, image, missing, kind, preset) -> dict:
     floor, kind_floor = floor_of(image, missing, hidden)
     return {"rows": rows, "floor": floor, "floor_kind": kind_floor, "pixels": int(hidden.sum()),
             "fit_score": result.score, "symmetry": symmetry.describe(),
-            "weights": (result.blend or {}).get("weights")}
+            "weights": (result.blend or {}).get("weights"), "coverage": coverage(result, truth, hidden)}
+
+
+def coverage(result, truth: np.ndarray, hidden: np.ndarray) -> tuple[float, float]:
+    """Share of the hidden pixels whose healed value lies within 1 and within 2 of its
+    predictive sigma (``uncertainty``) of what was measured, in log10(1 + I)."""
+    error = np.abs(np.log10(1 + np.clip(np.asarray(result.healed, np.float64)[hidden], 0, None))
+                   - np.log10(1 + np.clip(truth, 0, None)))
+    sigma = np.asarray(result.uncertainty, np.float64)[hidden]
+    return float(np.mean(error <= sigma)), float(np.mean(error <= 2 * sigma))
 
 
 def report(name: str, kind: str, out: dict, preset: str) -> None:
@@ -125,7 +119,9 @@ def report(name: str, kind: str, out: dict, preset: str) -> None:
           f"floor {floor:.4f}; best other {best} (e {e_best:.4f})\n"
           f"{name:26s} {kind:8s} default e/best e {ratio(ours):.2f}  rmse/best rmse {ours / others[best]:.2f}  "
           f"network alone e/best e {ratio(alone):.2f}  fit's own score {out['fit_score']:.4f} vs here {ours:.4f}"
-          f"  weights: {weights}\n", flush=True)
+          f"  weights: {weights}\n"
+          f"{name:26s} {kind:8s} coverage: {100 * out['coverage'][0]:.1f} % within 1 sigma (ideal 68.3), "
+          f"{100 * out['coverage'][1]:.1f} % within 2 sigma (ideal 95.4)\n", flush=True)
 
 
 def main() -> None:

@@ -130,6 +130,62 @@ def frame_figure(image: np.ndarray, mask: np.ndarray, revision: str) -> go.Figur
     return fig
 
 
+#: Trace indices of :func:`compare_figure`: the downsampled pictures, then their full-resolution tiles.
+BEFORE_TRACE, COMPARE_MASK_TRACE, AFTER_TRACE, BEFORE_TILE, COMPARE_MASK_TILE, AFTER_TILE = range(6)
+#: The traces shown for "before" (original and mask) and for "after" (healed).
+SHOWS = {"before": (BEFORE_TRACE, COMPARE_MASK_TRACE), "after": (AFTER_TRACE,)}
+
+
+def compare_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray, revision: str,
+                   showing: str = "after") -> go.Figure:
+    """Before (original and its mask) and after (healed) in one figure, one log colour scale,
+    one zoom: :func:`compare_visibility` toggles them; :func:`compare_tiles` adds
+    full-resolution tiles when zoomed in, as the frame view does."""
+    stride = display_stride(original.shape)
+    levels = log_levels(original, _valid_counts(original) & ~mask)
+    before = showing == "before"
+    fig = go.Figure([
+        _image_trace(png_uri(colorize(original, _valid_counts(original), levels, stride)), stride, "original",
+                     visible=before),
+        _image_trace(png_uri(mask_rgba(mask, stride)), stride, "mask", visible=before),
+        _image_trace(png_uri(colorize(healed, np.isfinite(healed), levels, stride)), stride, "healed",
+                     visible=not before),
+        *[go.Image(source=None, visible=False, name=f"{name} tile", hoverinfo="skip")
+          for name in ("original", "mask", "healed")],
+    ])
+    fig.update_layout(uirevision=revision, margin=dict(l=40, r=10, t=10, b=30), height=620,
+                      yaxis=dict(autorange="reversed", scaleanchor="x", title="row"), xaxis=dict(title="column"),
+                      meta={"levels": list(levels)}, dragmode="zoom")
+    return fig
+
+
+def compare_visibility(patch, showing: str, window) -> object:
+    """A Patch of :func:`compare_figure` that shows ``showing`` ('before' or 'after'),
+    with the tiles of the shown side when zoomed in to ``window``."""
+    for side, traces in SHOWS.items():
+        for t in traces:
+            patch["data"][t]["visible"] = side == showing
+    tiles = {"before": (BEFORE_TILE, COMPARE_MASK_TILE), "after": (AFTER_TILE,)}
+    for side, traces in tiles.items():
+        for t in traces:
+            patch["data"][t]["visible"] = side == showing and window is not None
+    return patch
+
+
+def compare_tiles(patch, original, mask, healed, window, levels, showing: str):
+    """Fill the full-resolution tiles of :func:`compare_figure` for ``window`` (row0, row1,
+    col0, col1), or hide them when ``window`` is None."""
+    if window is not None:
+        r0, r1, c0, c1 = window
+        crop = np.s_[r0:r1, c0:c1]
+        sources = {BEFORE_TILE: png_uri(colorize(original[crop], _valid_counts(original[crop]), levels, 1)),
+                   COMPARE_MASK_TILE: png_uri(mask_rgba(mask[crop], 1)),
+                   AFTER_TILE: png_uri(colorize(healed[crop], np.isfinite(healed[crop]), levels, 1))}
+        for t, source in sources.items():
+            patch["data"][t].update(source=source, x0=c0, y0=r0, dx=1, dy=1)
+    return compare_visibility(patch, showing, window)
+
+
 def mask_overlay_source(mask: np.ndarray) -> str:
     """New ``source`` for the mask trace of :func:`frame_figure`."""
     return png_uri(mask_rgba(mask, display_stride(mask.shape)))
@@ -203,7 +259,7 @@ def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray,
     pictures = [
         ("original", colorize(original, _valid_counts(original), levels, stride)),
         ("mask (white = healed)", np.repeat(mask_pic[..., None], 3, axis=2)),
-        ("healed", colorize(healed, np.ones(healed.shape, bool), levels, stride)),
+        ("healed", colorize(healed, np.isfinite(healed), levels, stride)),
     ]
     if uncertainty is not None:
         top = float(np.percentile(uncertainty[mask], 99)) if mask.any() else 1.0
@@ -224,8 +280,11 @@ def result_figure(original: np.ndarray, mask: np.ndarray, healed: np.ndarray,
 def profile_figure(profiles: dict) -> go.Figure:
     """I(r) (log scale) and I(chi) of the original, healed frame and classical fills."""
     lo, hi = profiles["chi_range"]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "azimuthal average I(r)", f"I(chi), radii {lo:.0f} to {hi:.0f} px"))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, specs=[[{"secondary_y": True}] * 2],
+                        subplot_titles=("azimuthal average I(r)", f"I(chi), radii {lo:.0f} to {hi:.0f} px"))
+    if "healed_share" in profiles:
+        add_healed_share(fig, profiles["radius"], profiles["healed_share"]["I_r"], 1)
+        add_healed_share(fig, profiles["chi"], profiles["healed_share"]["I_chi"], 2)
     styles = {"original": dict(color="black", width=2), "healed": dict(color="#2b59c3", width=2),
               "biharmonic": dict(color="#8e44ad", width=1, dash="dashdot"),
               "polar": dict(color="#e08a00", width=1, dash="dot"),
@@ -237,11 +296,23 @@ def profile_figure(profiles: dict) -> go.Figure:
         kw = dict(mode="lines", name=name, line=styles.get(name, {}), legendgroup=name)
         fig.add_trace(go.Scatter(x=profiles["radius"], y=curves["I_r"], **kw), row=1, col=1)
         fig.add_trace(go.Scatter(x=profiles["chi"], y=curves["I_chi"], showlegend=False, **kw), row=1, col=2)
-    fig.update_yaxes(type="log", title="counts", row=1, col=1)
+    fig.update_yaxes(type="log", title="counts", row=1, col=1, secondary_y=False)
     fig.update_xaxes(title="radius (pixels)", row=1, col=1)
     fig.update_xaxes(title="chi (degrees)", row=1, col=2)
     fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=320)
     return fig
+
+
+def add_healed_share(fig: go.Figure, x, share, col: int) -> None:
+    """The share of each bin's pixels that were healed (0-100 %), a grey area on the right axis
+    of subplot ``col``: where a curve is healing rather than data."""
+    percent = [None if v is None else 100 * v for v in share]
+    fig.add_trace(go.Scatter(x=list(x), y=percent, fill="tozeroy", mode="none", name="healed share",
+                             fillcolor="rgba(120, 120, 120, 0.18)", legendgroup="healed share",
+                             showlegend=col == 1, hovertemplate="%{y:.0f} % healed<extra></extra>"),
+                  row=1, col=col, secondary_y=True)
+    fig.update_yaxes(range=[0, 100], title="healed (%)" if col == 2 else None, showgrid=False, row=1, col=col,
+                     secondary_y=True)
 
 
 def _error_band(x, y, sigma, color: str, name: str) -> list:
@@ -263,8 +334,11 @@ def scattering_figure(integrated: dict) -> go.Figure:
     position = "q" if "q" in iq else "2th"
     lo, hi = chi["range"]
     unit_label = UNITS[iq["unit"]]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, specs=[[{"secondary_y": True}] * 2], subplot_titles=(
         f"I({position}) by pyFAI, ±σ (Poisson)", f"I(χ), {unit_label.split(' ')[0]} {lo:.3g} to {hi:.3g}"))
+    if "healed_share" in iq:
+        add_healed_share(fig, iq[position], iq["healed_share"], 1)
+        add_healed_share(fig, chi["chi"], chi["healed_share"], 2)
     colors = {"original": "rgb(0, 0, 0)", "healed": "rgb(43, 89, 195)"}
     sigmas = {"original": iq["sigma_original"], "healed": iq["sigma"]}
     for which, color in colors.items():
@@ -272,7 +346,7 @@ def scattering_figure(integrated: dict) -> go.Figure:
             fig.add_trace(trace, row=1, col=1)
         fig.add_trace(go.Scatter(x=chi["chi"], y=_nan(chi[which]), mode="lines", name=which, legendgroup=which,
                                  showlegend=False, line=dict(color=color, width=1.5)), row=1, col=2)
-    fig.update_yaxes(type="log", title="mean counts per pixel", row=1, col=1)
+    fig.update_yaxes(type="log", title="mean counts per pixel", row=1, col=1, secondary_y=False)
     fig.update_xaxes(title=unit_label, row=1, col=1)
     fig.update_xaxes(title="χ (degrees)", row=1, col=2)
     fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=320)
@@ -303,3 +377,28 @@ def cake_figure(cake) -> go.Figure:
     fig.update_yaxes(title="χ (degrees)", row=1, col=1)
     fig.update_layout(margin=dict(l=50, r=10, t=30, b=40), height=360)
     return fig
+
+
+def fit_figure(history: dict, height: int = 240) -> dict:
+    """Loss (log scale) and hold-out score against iteration, the chosen iteration marked.
+
+    ``history``: ``{"iteration": [...], "loss": [...], "score_iteration": [...], "score":
+    [...], "best_iteration": int or None}`` (:func:`dashboard.jobs.fit_history`). A plain
+    dict of lists, so that it travels as a progress value too.
+    """
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=list(history["iteration"]), y=list(history["loss"]), mode="lines", name="loss",
+                             line=dict(color="#444", width=1)), secondary_y=False)
+    if history.get("score"):
+        fig.add_trace(go.Scatter(x=list(history["score_iteration"]), y=list(history["score"]), mode="lines+markers",
+                                 name="hold-out score", marker=dict(size=4), line=dict(color="#2b59c3", width=1.5)),
+                      secondary_y=True)
+    best = history.get("best_iteration")
+    if best:
+        fig.add_vline(x=best, line=dict(color="#c0392b", dash="dash", width=1),
+                      annotation_text=f"chosen: {best}", annotation_position="top left")
+    fig.update_yaxes(type="log", title="loss", secondary_y=False)
+    fig.update_yaxes(title="score (RMSE log10)", secondary_y=True, showgrid=False)
+    fig.update_xaxes(title="iteration")
+    fig.update_layout(margin=dict(l=50, r=50, t=20, b=40), height=height, legend=dict(orientation="h", y=1.15))
+    return fig.to_dict()

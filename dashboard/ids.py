@@ -23,6 +23,7 @@ AUTO = "auto-mask"
 SIGMA = "sigma"
 CONTRAST = "contrast"
 INVERT = "invert"
+EXCLUDE = "exclude-parts"
 MASK_UPLOAD = "mask-upload"
 MASK_FILE_STORE = "mask-file-store"
 AUTO_PENDING = "auto-pending"
@@ -88,6 +89,7 @@ ALL_FRAMES = "all-frames"
 CENTER_ROW = "center-row"
 CENTER_COL = "center-col"
 GRID = "grid-search"
+FILL = "poisson-fill"
 ITERATIONS = "iterations"
 SEED = "seed"
 HEAL = "heal-button"
@@ -95,14 +97,21 @@ CANCEL = "cancel-button"
 PROGRESS_BAR = "progress-bar"
 PROGRESS_TEXT = "progress-text"
 PREVIEW = "preview"
+FIT_LIVE = "fit-live-graph"
 
 RESULT_GRAPH = "result-graph"
 RESULT_INFO = "result-info"
 PROFILE_GRAPH = "profile-graph"
 SCATTERING_GRAPH = "scattering-graph"
+FIT_GRAPH = "fit-graph"
+COMPARE_GRAPH = "compare-graph"
+COMPARE_TOGGLE = "compare-toggle"
+#: The job the before/after view shows (its id), and the full-resolution window it is zoomed to.
+COMPARE_JOB = "compare-job"
+COMPARE_WINDOW = "compare-window"
 CAKE_GRAPH = "cake-graph"
 DOWNLOADS = "downloads"
 
 #: Controls whose ``value`` shapes the mask, in the order callbacks take them.
 MASK_CONTROLS = [AUTO, SIGMA, CONTRAST, LINE_WIDTH, BOX_THRESHOLD, ROW_THRESHOLD, COL_THRESHOLD, GROW, INVERT,
-                 RINGS, UNIT]
+                 RINGS, UNIT, EXCLUDE]

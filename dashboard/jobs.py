@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+
+import numpy as np
 import time
 from pathlib import Path
 
@@ -21,13 +23,23 @@ from dip_engine import HealConfig
 from dip_engine.config import DEFAULT_PRESET
 from dip_engine.geometry import check_center
 
-from .figures import log_levels, png_bytes, preview_pixels, preview_uri
+from .storage.bundle import HISTORY_POINTS
+from .figures import fit_figure, log_levels, png_bytes, preview_pixels, preview_uri
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between preview images sent to the page.
 PREVIEW_EVERY_S = 2.0
 
+def progress(bar: str, total: str, text: str, preview=None, job_id=None, history: dict | None = None) -> tuple:
+    """One progress value for the page: bar value and max, text, preview data URI, job id,
+    and the loss and score plot so far (:func:`dashboard.figures.fit_figure`, or an empty one)."""
+    return bar, total, text, preview, job_id, history or EMPTY_FIGURE
+
+
+#: An empty figure (the fit plot before any step).
+EMPTY_FIGURE = {"data": [], "layout": {"height": 60, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                                       "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 def progress_text(p) -> str:
     score = f" · score {p.score:.3f}" if p.score is not None else ""
     return f"Iteration {p.iteration} / {p.iterations} · loss {p.loss:.3e}{score} · {p.elapsed_s:.0f} s"
@@ -40,15 +52,15 @@ def wait_for_slot(store, job_id: str, slots: int, set_progress, poll_s: float = 
         store.beat(job_id)
         ahead, eta = store.queue_status(job_id)
         when = f"; estimated start in about {max(1, round(eta * (ahead + 1) / 60))} min" if eta else ""
-        set_progress(("0", "100", f"Queued: position {ahead + 1}, {ahead} job(s) ahead, "
-                                  f"waiting for a free GPU slot{when}", None, job_id))
+        set_progress(progress("0", "100", f"Queued: position {ahead + 1}, {ahead} job(s) ahead, "
+                                          f"waiting for a free GPU slot{when}", None, job_id))
         time.sleep(poll_s)
 
 
 def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slots: int = 1, owner: str = "",
                  all_frames: bool = False, grid: bool = False, frame_set: list[dict] | None = None,
                  center=None, threads: int | None = None, symmetry: dict | None = None,
-                 geometry: dict | None = None, unit: str | None = None, chi_range=None):
+                 geometry: dict | None = None, unit: str | None = None, chi_range=None, fill: str | None = None):
     """Create a job from the page's frame and mask, run it; return (job_id or None, message).
 
     With ``all_frames``, one batch job heals every frame of a multi-frame
@@ -57,7 +69,8 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
     the user's beam centre (row, col), else found by symmetry; ``symmetry``: the user's
     symmetry (:meth:`dip_engine.symmetry.Symmetry.to_dict` form), else measured;
     ``geometry``, ``unit``, ``chi_range``: the frame's pyFAI geometry and the curves to
-    report (:class:`~dip_engine.config.HealConfig`), checked against the frame here.
+    report (:class:`~dip_engine.config.HealConfig`), checked against the frame here;
+    ``fill``: 'poisson' for a noise-true fill (None: the expectation).
     With ``grid``, the seed's 40-point grid (:data:`dip_engine.grid.SEED_GRID`)
     runs on the preset, ranked by score, and the best run is the result.
 
@@ -73,8 +86,9 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
                                         center=check_center(center, meta["shape"]),
                                         symmetry=checked_symmetry(symmetry, meta["shape"]),
                                         geometry=checked_geometry(geometry, meta["shape"]), unit=unit,
-                                        chi_range=chi_range)
+                                        chi_range=chi_range, fill=fill)
         _, mask, _ = store.upload_mask(meta["upload_id"], spec)
+        excluded = store.upload_exclusion(meta["upload_id"], spec, mask)
         items = batch_items(store, meta, frame_set) if all_frames else None
     except KeyError:  # the store's own KeyError holds only the id
         return None, "Cannot heal: the frame is no longer on the server; load it again"
@@ -84,7 +98,7 @@ def run_heal_job(store, set_progress, meta, spec, preset, iterations, seed, slot
         return None, f"Cannot heal: {exc}"
     try:
         job_id = store.create_job(meta["upload_id"], mask, config.to_dict(), spec.to_dict(), owner=owner,
-                                  items=items, grid=grid)
+                                  items=items, grid=grid, excluded=excluded)
     except OSError:
         return None, "Cannot heal: the server cannot store jobs right now (its data folder is full or read-only)"
     return job_id, execute_job(store, job_id, set_progress, slots, threads)
@@ -148,9 +162,10 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
     store.beat(job_id, pid=os.getpid())
     record = store.job(job_id)
     mask = store.job_mask(job_id)
+    excluded = store.job_excluded(job_id)
     config = HealConfig.from_dict(record["config"])
     items = record.get("items") or [{"upload_id": record["upload_id"], "frame": None, "label": None}]
-    set_progress(("0", "100", "Starting…", None, job_id))
+    set_progress(progress("0", "100", "Starting…", None, job_id))
     wait_for_slot(store, job_id, slots, set_progress)
     store.update_job(job_id, state="running", started=time.time())
     done, notes = [], []
@@ -161,7 +176,8 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
                 raise ValueError(f"{item['label']} is {image.shape[0]} x {image.shape[1]} pixels, "
                                  f"the mask {mask.shape[0]} x {mask.shape[1]}")
             label = f"{item['label']} ({n + 1} of {len(items)}): " if item["label"] else ""
-            fitted = _fit(store, job_id, image, mask, config, set_progress, label, record.get("grid", False), threads)
+            fitted = _fit(store, job_id, image, mask, config, set_progress, label, record.get("grid", False), threads,
+                          excluded)
             if item["label"]:
                 store.save_frame_result(job_id, n, fitted.result, fitted.scores)
                 done.append({"frame": item["label"], "score": fitted.result.score,
@@ -182,7 +198,7 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
         store.update_job(job_id, fit_ended=time.time())
         store.release_slot()
     result = fitted.result  # the last frame's views stand for a batch
-    preview = png_bytes(preview_pixels(result.healed, log_levels(image, ~result.missing), side=192))
+    preview = png_bytes(preview_pixels(np.nan_to_num(result.healed), log_levels(image, ~result.missing), side=192))
     note = "; ".join(dict.fromkeys(notes)) or None
     store.save_result(job_id, result, fitted.scores, fitted.profiles, preview=preview, note=note,
                       frames=done or None, grid=fitted.grid, integrated=fitted.integrated)
@@ -190,34 +206,51 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
             + (f" ({note})" if note else ""))
 
 
-def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False, threads=None):
+def _fit(store, job_id, image, mask, config, set_progress, label="", grid=False, threads=None, excluded=None):
     """:func:`dip_engine.pipeline.run_heal` of one frame, reporting to the page and
     beating the job's heartbeat; its :class:`~dip_engine.pipeline.HealOutcome`."""
     from dip_engine.pipeline import run_heal  # torch is imported in the job process only
 
     levels = log_levels(image, ~mask)
-    last = {"preview": 0.0, "beat": 0.0, "label": label}
+    last = {"preview": 0.0, "beat": 0.0, "label": label, "figure": None}
+    points = {"iteration": [], "loss": [], "score_iteration": [], "score": []}
 
     def on_progress(p):
         preview = None
         now = time.monotonic()
+        _add_point(points, p)
         if now - last["preview"] >= PREVIEW_EVERY_S or p.iteration == p.iterations:
             last["preview"] = now
             preview = preview_uri(p.preview(), levels)
+            last["figure"] = fit_figure(points, height=200)
         if now - last["beat"] >= 5.0:
             last["beat"] = now
             store.beat(job_id)
-        set_progress((str(p.iteration), str(p.iterations), last["label"] + progress_text(p), preview, job_id))
+        set_progress(progress(str(p.iteration), str(p.iterations), last["label"] + progress_text(p), preview,
+                              job_id, last["figure"]))
 
     def on_run(i, total, cfg, result):
         last["label"] = (f"{label}Grid run {min(i + 1, total)} of {total} (last: lr {cfg.lr:g}, param_noise "
                          f"{cfg.param_noise}, reg_noise {cfg.reg_noise_std:g}: score {result.score:.3f}) · ")
 
     def on_retry(what):
-        set_progress(("0", "100", f"{label}{what.capitalize()}…", None, job_id))
+        set_progress(progress("0", "100", f"{label}{what.capitalize()}…", None, job_id))
 
     return run_heal(image, mask, config, progress=on_progress, grid=grid, on_retry=on_retry, on_run=on_run,
-                    threads=threads)
+                    threads=threads, excluded=excluded)
+
+
+def _add_point(points: dict, p) -> None:
+    """Add a fit's progress to the points of its live plot, thinned to every other point
+    when they pass :data:`HISTORY_POINTS`."""
+    points["iteration"].append(p.iteration)
+    points["loss"].append(float(p.loss))
+    if p.score is not None:
+        points["score_iteration"].append(p.iteration)
+        points["score"].append(float(p.score))
+    for key in points:
+        if len(points[key]) > HISTORY_POINTS:
+            points[key] = points[key][::2]
 
 
 def log_to(data_dir: Path) -> Path:

@@ -9,7 +9,7 @@ from datetime import date
 from dash import dcc, html
 
 from . import ids
-from .components.result import result_view
+from .components.result import compare_view, result_view
 from .storage import ACTIVE_STATES, STATES
 
 #: States of a job that did not finish, which the review page offers to re-run.
@@ -38,7 +38,9 @@ def job_layout(store, job_id: str) -> html.Div:
         owner,
         html.Div(view.info, className="info"),
         html.Div(view.links, className="downloads"),
+        compare_view(job_id),
         dcc.Graph(figure=view.figure, config={"displaylogo": False}),
+        dcc.Graph(figure=view.fit, style=view.fit_style, config={"displaylogo": False}, id="review-fit"),
         dcc.Graph(figure=view.profiles, style=view.profiles_style, config={"displaylogo": False}),
         dcc.Graph(figure=view.scattering, style=view.scattering_style, config={"displaylogo": False},
                   id="review-scattering"),

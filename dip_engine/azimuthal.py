@@ -464,16 +464,19 @@ def _vertex(three: np.ndarray) -> float:
     return float(np.clip(0.5 * (left - right) / bend, -0.5, 0.5)) if bend < 0 else 0.0
 
 
-def write_dat(path: Path, result: dict, config: dict, about: str) -> None:
+def write_dat(path: Path, result: dict, config: dict, about: str, extra: dict | None = None) -> None:
     """A curve in pyFAI's ``.dat`` layout: '#' header (the geometry, what was integrated
-    and how), then one row per bin: position, I, sigma (no sigma column for I(chi))."""
+    and how), then one row per bin: position, I, sigma (no sigma column for I(chi)), and
+    the ``extra`` columns (name -> values) after them."""
     head = json.dumps(config, indent=4).splitlines()
     lines = [f"# {line}" for line in head]
     bins = (f", {result['npt']} bins over {result['range'][0]!r} to {result['range'][1]!r} {result['unit']}"
             if "npt" in result else "")
     lines += [f"# {about}", f"# pyFAI method: {'/'.join(METHOD)}, error model: poisson{bins}",
-              f"# {result['unit']:>16s}  {'I':>18s}" + (f"  {'sigma':>18s}" if "sigma" in result else "")]
-    columns = [result["x"], result["I"]] + ([result["sigma"]] if "sigma" in result else [])
+              f"# {result['unit']:>16s}  {'I':>18s}" + (f"  {'sigma':>18s}" if "sigma" in result else "")
+              + "".join(f"  {name:>18s}" for name in extra or {})]
+    columns = [result["x"], result["I"]] + ([result["sigma"]] if "sigma" in result else []) \
+        + list((extra or {}).values())
     rows = np.asarray(columns, np.float64).T
     body = "\n".join("  ".join(f"{v:18.10e}" for v in row) for row in rows)  # pyFAI's columns, more digits
     Path(path).write_text("\n".join(lines) + "\n" + body + "\n")

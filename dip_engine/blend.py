@@ -22,6 +22,7 @@ from scipy import ndimage, optimize
 
 from .baselines import FILLS  # blended with the fit, in weight order after it
 from .intensity import paste
+from .uncertainty import calibrated
 
 
 def _log(counts: np.ndarray) -> np.ndarray:
@@ -76,13 +77,12 @@ def blend(image: np.ndarray, result):
     if singles.min() < score:
         w, score = np.eye(len(singles))[int(np.argmin(singles))], float(singles.min())
     fills = {name: fill(image, missing, result.symmetry)[missing] for name, fill in FILLS.items()}
-    combined = w[0] * _log(result.healed[missing])
-    for wk, values in zip(w[1:], fills.values()):
-        combined += wk * _log(values)
+    healers = np.stack([_log(result.healed[missing])] + [_log(values) for values in fills.values()], 1)
     counts = np.zeros(np.shape(image))
-    counts[missing] = 10 ** combined - 1
+    counts[missing] = 10 ** (healers @ w) - 1
     healed = paste(image, missing, counts).astype(result.healed.dtype, copy=False)
     record = {"weights": {"dip": float(w[0]), **{n: float(x) for n, x in zip(FILLS, w[1:])}},
               "dip_score": result.score,
               "fill_scores": {n: float(x) for n, x in zip(FILLS, singles[1:])}}
-    return dataclasses.replace(result, healed=healed, score=score, blend=record, fills=fills)
+    blended = dataclasses.replace(result, healed=healed, score=score, blend=record, fills=fills)
+    return calibrated(image, blended, predictions, w, healers)

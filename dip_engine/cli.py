@@ -15,11 +15,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from .azimuthal import UNITS
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
 from .geometry import check_center
 from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
-from .io import (DEFAULT_MAX_PIXELS, MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask,
+from .io import (DEFAULT_MAX_PIXELS, apply_colorbar, MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask,
                  write_frame, write_mask)
 
 EXIT_BAD_INPUT = 2
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frame_arguments(h)
     _add_fit_arguments(h, f"healed frame ({', '.join(WRITABLE_SUFFIXES)})", DEFAULT_PRESET)
     h.add_argument("--quiet", action="store_true", help="no progress bar")
+    h.add_argument("--uncertainty", help="also write the predictive standard deviation of log10(1 + I) of each "
+                                         "healed pixel, calibrated on held-out pixels (float32 TIFF; 0 on valid "
+                                         "and excluded pixels)")
     h.add_argument("--report", help="also write the scores the page shows (every fill's, the blend, "
                                     "the Friedel check, timings) to this JSON file")
 
@@ -66,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST,
                    help="how many times darker than its ring a shadowed pixel is (--auto)")
     m.add_argument("--grow", type=int, default=0, help="grow (or with < 0 shrink) the mask by N pixels")
+    m.add_argument("--exclude", default="outside",
+                   help="parts with no physical data, written as 2 (excluded: not healed, NaN or -1 in outputs) "
+                        "instead of 1: a comma list of outside (the area outside the detector window, large masked "
+                        "regions joined to the border), file (--mask), rings; 'none' for none (default: outside)")
     m.add_argument("--ring", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="also mask a ring range (repeatable), in --unit around the beam centre")
     m.add_argument("--unit", default="px", choices=("px", *RING_UNITS),
@@ -81,6 +90,9 @@ def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="detector frame (TIFF, NPY, NPZ, EDF, CBF, HDF5, PNG/JPG export)")
     p.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
     p.add_argument("--dataset", help="HDF5 dataset path (default: the only image dataset)")
+    p.add_argument("--colorbar", nargs=3, metavar=("LOW", "HIGH", "SCALE"),
+                   help="for a picture drawn with a colour map: the colour bar's range and scale (linear or log), "
+                        "to read intensities instead of positions on the map")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="largest frame accepted (default 64 MP; xray-heal takes XRAY_HEAL_MAX_PIXELS)")
 
@@ -99,6 +111,9 @@ def _add_fit_arguments(p: argparse.ArgumentParser, output_help: str, preset: str
                    help="beam centre in pixels (default: the measured one)")
     p.add_argument("--symmetry", help="JSON file of the symmetry to use, as 'xray-heal symmetry' prints it "
                                       "(edit 'holds', 'angle_deg', 'center'); default: measured")
+    p.add_argument("--fill", choices=["expectation", "poisson"], default="expectation",
+                   help="healed pixels hold the expected counts, or a Poisson draw around them (integer frames; "
+                        "reproducible from --seed)")
     _add_geometry_arguments(p, "the report then holds I(q) and I(chi) of the original and the healed frame")
     p.add_argument("--unit", default="q_nm^-1", choices=list(UNITS), help="unit of the I(q) curve (with --poni)")
     p.add_argument("--chi-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
@@ -172,7 +187,7 @@ def _inputs(args):
     config = HealConfig.from_preset(
         args.preset, iterations=args.iterations, device=args.device, seed=args.seed,
         center=check_center(args.center, frame.data.shape), symmetry=_symmetry_file(args.symmetry, frame.data.shape),
-        geometry=_poni_file(args, frame.data.shape), unit=args.unit, chi_range=args.chi_range,
+        geometry=_poni_file(args, frame.data.shape), unit=args.unit, chi_range=args.chi_range, fill=args.fill,
     )
     return out, frame, mask, config
 
@@ -227,14 +242,33 @@ def _symmetry_file(path: str | None, shape) -> dict | None:
     return Symmetry.from_dict(data, shape).to_dict()
 
 
+def _excluded_of(args, shape):
+    """The pixels ``--mask`` marks 2 (excluded: no physical data, not healed), or None."""
+    if not getattr(args, "mask", None):
+        return None
+    excluded = read_mask(args.mask, shape, max_pixels=args.max_pixels, excluded=True)
+    return excluded if excluded.any() else None
+
+
 def _frame_and_mask(args):
     """The input frame and its missing pixels: the file's own mask and ``--mask`` (or None)."""
     frame = read_frame(args.input, frame=args.frame, dataset=args.dataset, max_pixels=args.max_pixels)
+    if args.colorbar:
+        frame = apply_colorbar(frame, *_colorbar(args.colorbar))
     mask = frame.mask
     if args.mask:
         extra = read_mask(args.mask, frame.data.shape, max_pixels=args.max_pixels)
         mask = extra if mask is None else (mask | extra)
     return frame, mask
+
+
+def _colorbar(values: list[str]) -> tuple[float, float, str]:
+    """(low, high, scale) of ``--colorbar``; FrameError with a sentence."""
+    try:
+        low, high = float(values[0]), float(values[1])
+    except ValueError:
+        raise FrameError("--colorbar LOW HIGH SCALE: LOW and HIGH must be numbers") from None
+    return low, high, values[2]
 
 
 def _write_healed(out: Path, frame, result) -> None:
@@ -275,19 +309,29 @@ def _heal(args) -> int:
     report = Path(args.report) if args.report else None
     if report is not None:
         check_output(report, (".json",), "report")
+    sigma = Path(args.uncertainty) if args.uncertainty else None
+    if sigma is not None:
+        check_output(sigma, (".tif", ".tiff"), "uncertainty")
 
     from .pipeline import run_heal  # torch loads only when a fit is asked for
 
     with _progress_bar(args.quiet) as bar:
-        outcome = run_heal(frame.data, mask, config, progress=bar, threads=args.threads)
+        outcome = run_heal(frame.data, mask, config, progress=bar, threads=args.threads,
+                           excluded=_excluded_of(args, frame.data.shape))
     result = outcome.result
     _warn_centre(args, config.geometry, result.center)
     _write_healed(out, frame, result)
+    if sigma is not None:
+        write_frame(sigma, result.uncertainty.astype(np.float32),
+                    description=json.dumps({"uncertainty": "predictive std of log10(1 + I), calibrated",
+                                            "calibration": result.calibration}))
     if report is not None:
         report.write_text(json.dumps(outcome.report(), indent=1, default=float))
     score = f", score {result.score:.3f}" if result.score is not None else ""
+    excluded = int(result.excluded.sum()) if result.excluded is not None else 0
     print(
-        f"wrote {out} ({result.healed.dtype}, {result.missing.sum()} pixels healed, "
+        f"wrote {out} ({result.healed.dtype}, {result.missing.sum() - excluded} pixels healed"
+        + (f", {excluded} excluded" if excluded else "") + ", "
         f"{result.iterations_run} iterations in {result.elapsed_s:.1f} s on {result.device}{score})"
     )
     return 0
@@ -324,13 +368,31 @@ def _mask(args) -> int:
     else:
         mask, params = masks.flag_mask(frame.data), {}
     mask = masks.grow(masks.combine(mask.shape, mask, base), args.grow)
-    for low, high in args.ring or []:
-        mask |= _ring(frame.data, low, high, args, params, geometry)
-    write_mask(out, mask)
+    rings = [_ring(frame.data, low, high, args, params, geometry) for low, high in args.ring or []]
+    for ring in rings:
+        mask |= ring
+    excluded = _excluded(args.exclude, mask, base, rings)
+    write_mask(out, mask.astype(np.uint8) + excluded)
     info = masks.summary(mask)
     print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
-          f"{info['components']} regions)" + (f"; {json.dumps(params)}" if params else ""))
+          f"{info['components']} regions, {int(excluded.sum())} of them excluded as no data)"
+          + (f"; {json.dumps(params)}" if params else ""))
     return 0
+
+
+def _excluded(parts: str, mask, base, rings: list) -> "np.ndarray":
+    """The pixels of ``mask`` that ``xray-heal mask --exclude`` names (no physical data)."""
+    from . import masks
+
+    names = {p.strip() for p in parts.split(",") if p.strip()} - {"none"}
+    if names - {"outside", "file", "rings"}:
+        raise ValueError(f"--exclude takes outside, file, rings or none, not {parts!r}")
+    excluded = masks.outside_mask(mask) if "outside" in names else np.zeros(mask.shape, bool)
+    if "file" in names and base is not None:
+        excluded |= base
+    for ring in rings if "rings" in names else []:
+        excluded |= ring
+    return excluded & mask
 
 
 def _ring(image, low: float, high: float, args, params: dict, geometry: dict | None):

@@ -35,6 +35,10 @@ MAX_ITERATIONS = 100_000
 MAX_SEED = 2**32 - 1
 
 
+#: What healed pixels may hold: the expectation, or a Poisson draw around it.
+FILLS_WRITTEN = ("expectation", "poisson")
+
+
 @dataclass(frozen=True)
 class HealConfig:
     """Hyperparameters of one Deep Image Prior fit.
@@ -117,6 +121,10 @@ class HealConfig:
     chi_range : (low, high) or None
         The ring, in ``unit``, whose I(chi) is reported; None takes the
         strongest peak of the original's curve.
+    fill : {'expectation', 'poisson'}
+        What a healed pixel holds: the expected counts, or (integer frames
+        only) a Poisson draw around them, reproducible from ``seed``, so that
+        downstream photon statistics are not biased by a too-smooth fill.
     """
 
     preset: str = DEFAULT_PRESET
@@ -145,6 +153,7 @@ class HealConfig:
     geometry: dict | None = None
     unit: str = "q_nm^-1"
     chi_range: tuple[float, float] | None = None
+    fill: str = "expectation"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -195,6 +204,8 @@ class HealConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append("device must be 'auto', 'cpu' or 'cuda'")
         problems += self._geometry_problems()
+        if self.fill not in FILLS_WRITTEN:
+            problems.append(f"fill must be one of {', '.join(FILLS_WRITTEN)}")
         if problems:
             raise ValueError("invalid heal config: " + "; ".join(problems))
 

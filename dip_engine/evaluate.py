@@ -306,6 +306,7 @@ def profiles(
     missing: np.ndarray,
     center: tuple[float, float],
     fills: dict | None = None,
+    excluded: np.ndarray | None = None,
 ) -> dict:
     """Azimuthally averaged I(r) and I(chi) of the original, the healed frame and the classical fills.
 
@@ -322,13 +323,17 @@ def profiles(
     fills : dict, optional
         Each fill of :data:`dip_engine.baselines.FILLS` at the missing pixels,
         (m,) counts (a blended result's ``fills``); run here when not given.
+    excluded : (H, W) bool ndarray, optional
+        Pixels with no physical data, left out of every profile.
 
     Returns
     -------
     profiles : dict
         ``radius`` (pixels), ``chi`` (degrees), ``chi_range`` ([r_min, r_max]),
         and per method ('original', 'healed', then each fill by name) the
-        lists ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible.
+        lists ``I_r`` and ``I_chi`` (NaN -> None), JSON-compatible;
+        ``healed_share``: the share (0-1) of each bin's pixels that were healed,
+        as ``I_r`` and ``I_chi``.
     """
     from .baselines import FILLS
     from .geometry import azimuthal_profile, polar_coordinates, radial_profile
@@ -337,7 +342,7 @@ def profiles(
     if fills is None:
         point = Symmetry(tuple(center), (), isotropic=True)  # the ring fills read the centre only
         fills = {name: fill(image, missing, point)[missing] for name, fill in FILLS.items() if name != "symmetry"}
-    everywhere = np.ones(missing.shape, bool)
+    everywhere = np.ones(missing.shape, bool) if excluded is None else ~np.asarray(excluded, bool)
     polar = polar_coordinates(missing.shape, center)
     lo, hi = np.percentile(polar[0][missing], [25, 75]) if missing.any() else (0.0, float(polar[0].max()))
     counts = np.asarray(image, np.float64)
@@ -356,6 +361,9 @@ def profiles(
         chi, i_chi = azimuthal_profile(values, valid, center, lo, hi, polar=polar)
         out["radius"], out["chi"] = radius.tolist(), chi.tolist()
         out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
+    share = (missing & everywhere).astype(np.float64)  # the mean of 0/1 over each bin: the share healed
+    out["healed_share"] = {"I_r": clean(radial_profile(share, everywhere, center, polar=polar)[1]),
+                           "I_chi": clean(azimuthal_profile(share, everywhere, center, lo, hi, polar=polar)[1])}
     return out
 
 

@@ -70,8 +70,9 @@ class HealResult:
     hidden : (H, W) bool ndarray
         Valid pixels held out of the loss to compute ``score``.
     uncertainty : (H, W) float32 ndarray
-        Spread (std) of the fit over its recent iterations, in units of
-        log10(1 + I); zero on valid pixels.
+        Predictive standard deviation of each healed value, in log10(1 + I),
+        calibrated on the held-out pixels (:mod:`dip_engine.uncertainty`);
+        zero on valid pixels.
     score : float or None
         RMSE of log10(1 + I) on the held-out valid pixels at the chosen
         iteration (None when ``config.holdout`` is 0).
@@ -110,6 +111,18 @@ class HealResult:
         The symmetry the fit used (measured, or the config's).
     network : (m,) float64 ndarray or None
         The network's own counts at the ``missing`` pixels before any blend.
+    hidden_spread : (n,) float64 ndarray
+        The fit's spread (as ``uncertainty`` before calibration) at the held-out pixels.
+    excluded : (H, W) bool ndarray or None
+        Missing pixels with no physical data, left NaN in ``healed`` rather than
+        healed (:func:`dip_engine.pipeline.exclude`).
+    expected : (m,) float64 ndarray or None
+        With a Poisson-draw fill (``config.fill``), the expected counts at the
+        ``missing`` pixels that the draw was made around.
+    calibration : dict or None
+        :meth:`dip_engine.uncertainty.Calibration.to_dict` of ``uncertainty``:
+        its scale and floor, and the cross-fitted share of held-out pixels within
+        1 and 2 sigma.
     """
 
     healed: np.ndarray
@@ -133,6 +146,10 @@ class HealResult:
     fills: dict | None = field(default=None, repr=False)
     symmetry: Symmetry | None = None
     network: np.ndarray | None = field(default=None, repr=False)
+    hidden_spread: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    calibration: dict | None = None
+    expected: np.ndarray | None = field(default=None, repr=False)
+    excluded: np.ndarray | None = field(default=None, repr=False)
 
 
 def missing_pixels(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -233,6 +250,8 @@ def heal(
         raise ValueError(f"the frame is {image.shape[0]} x {image.shape[1]} pixels; healing needs at least "
                          f"{MIN_SIDE} pixels along each side")
     missing = missing_pixels(image, mask)
+    if config.fill == "poisson" and not is_counts(image, missing):
+        raise ValueError("a Poisson-draw fill needs a frame of whole counts; this one holds fractions")
     if missing.all():
         raise ValueError("every pixel is masked: there is nothing to fit the healing to")
     if not missing.any():
@@ -246,7 +265,29 @@ def heal(
         from .blend import blend
 
         result = blend(np.asarray(image), result)
-    return result
+    if result.calibration is None:  # not blended: the fit alone is calibrated
+        from .uncertainty import calibrated
+
+        result = calibrated(np.asarray(image), result)
+    return poisson_draw(result) if config.fill == "poisson" else result
+
+
+def is_counts(image: np.ndarray, missing: np.ndarray) -> bool:
+    """Whether the frame's valid pixels all hold whole numbers (photon counts)."""
+    values = np.asarray(image)[~missing]
+    return values.dtype.kind in "iu" or bool(np.array_equal(values, np.round(values)))
+
+
+def poisson_draw(result: HealResult) -> HealResult:
+    """The result with each healed pixel a Poisson draw around its expected counts, from a
+    generator seeded by the config's seed (the same job draws the same frame); valid pixels
+    are untouched and the expectation stays in ``expected``."""
+    missing = result.missing
+    expected = np.clip(np.asarray(result.healed, np.float64)[missing], 0, None)
+    rng = np.random.default_rng([result.config.seed, 0x5EED])
+    healed = result.healed.copy()
+    healed[missing] = rng.poisson(expected)
+    return dataclasses.replace(result, healed=healed, expected=expected)
 
 
 def frame_symmetry(image: np.ndarray, valid: np.ndarray, config: HealConfig) -> Symmetry | None:
@@ -511,6 +552,7 @@ def _result(problem: _Problem, config: HealConfig, best, best_var, score, run: d
         center=problem.center,
         config=config,
         hidden_prediction=problem.prediction(best)[problem.hidden],
+        hidden_spread=sigma[problem.hidden].astype(np.float64),
         symmetry=problem.symmetry,
         network=prediction[problem.missing],
         **run,

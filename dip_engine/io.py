@@ -29,6 +29,10 @@ SUPPORTED_SUFFIXES = _TIFF + _NUMPY + _FABIO + _HDF5 + _PICTURE
 WRITABLE_SUFFIXES = (".tif", ".tiff", ".npy", ".edf", ".cbf")
 PICTURE_WARNING = ("this is an exported picture, not detector data: its grey levels are "
                    "display intensities, not counts")
+#: Largest difference (0-255) from the border colour of a picture's margin pixels (JPEG noise).
+MARGIN_NOISE = 30
+#: Largest median colour distance (RGB 0-255) at which a picture counts as drawn with a colour map.
+MAX_COLORMAP_DISTANCE = 6.0
 
 
 class FrameError(ValueError):
@@ -383,11 +387,16 @@ def _read_picture(path: Path, limit: int) -> Frame:
 
 
 def picture_to_frame(pixels: np.ndarray) -> Frame:
-    """A grey frame from an exported figure (RGB/RGBA or grey picture).
+    """A frame from an exported figure (RGB/RGBA or grey picture).
 
     The uniform border and plot margins (rows and columns that hold only
-    the border colour) are cropped, colour is converted to luminance and
-    scaled to [0, 1000]; fully transparent pixels become NaN (missing).
+    the border colour) are cropped. A colour picture drawn with a known
+    colour map (:mod:`dip_engine.colormaps`) is mapped back to the position
+    of each colour on the map, scaled to [0, 1000] (pixels of no colour of
+    the map, such as axes and text, are NaN); any other picture is taken as
+    its luminance, scaled to [0, 1000]. Fully transparent pixels are NaN
+    (missing). ``meta["colormap"]`` names the map found, with its fit;
+    :func:`apply_colorbar` then maps the values to intensities.
 
     Parameters
     ----------
@@ -408,21 +417,59 @@ def picture_to_frame(pixels: np.ndarray) -> Frame:
     else:
         grey = pixels.astype(np.float64)
         key = pixels[..., None]
-    border = key[0, 0]
-    content = np.any(key != border, axis=-1)
+    border = key[0, 0].astype(np.int64)
+    # a margin pixel differs from the border colour by JPEG noise at most
+    content = np.any(np.abs(key.astype(np.int64) - border) > MARGIN_NOISE, axis=-1)
     if alpha is not None:
         content &= alpha > 0
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if rows.size == 0:
         raise FrameError("the picture is blank")
     crop = np.s_[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
-    grey = grey[crop]
-    top = grey.max()
-    data = grey / top * 1000 if top > 0 else grey
+    meta = {"cropped_from": list(pixels.shape[:2])}
+    data, warning = _picture_values(pixels[crop], grey[crop], meta)
     if alpha is not None:
         data = np.where(alpha[crop] > 0, data, np.nan)
-    return Frame(data=data, fmt="picture", warnings=[PICTURE_WARNING],
-                 meta={"cropped_from": list(pixels.shape[:2])})
+    return Frame(data=data, fmt="picture", warnings=[warning], meta=meta)
+
+
+def _picture_values(pixels: np.ndarray, grey: np.ndarray, meta: dict) -> tuple[np.ndarray, str]:
+    """(values 0-1000, warning) of a cropped picture: positions on its colour map when one is
+    recognised (recorded in ``meta``), else its luminance."""
+    from .colormaps import recognise, to_scalar
+
+    colour = pixels.ndim == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                                      and np.array_equal(pixels[..., 1], pixels[..., 2]))
+    if colour:
+        match = recognise(pixels[..., :3])
+        fit = f"median colour distance {match.distance:.1f} of 255, {100 * match.unmatched:.1f} % of pixels off the map"
+        if match.distance <= MAX_COLORMAP_DISTANCE:
+            meta["colormap"] = {"name": match.name, "distance": match.distance, "unmatched": match.unmatched}
+            return to_scalar(pixels[..., :3], match.name) * 1000, (
+                f"this is an exported picture drawn with the {match.name} colour map ({fit}): its values are "
+                "positions on that map (0-1000), not counts; give the colour bar's range and scale to get "
+                "intensities")
+        warning = (f"this is an exported picture whose colours match no known colour map (nearest {match.name}, "
+                   f"{fit}): it is taken as grey luminance, not counts, which need not rise with intensity")
+    else:
+        warning = PICTURE_WARNING
+    top = grey.max()
+    return (grey / top * 1000 if top > 0 else grey), warning
+
+
+def apply_colorbar(frame: Frame, low: float, high: float, scale: str = "log") -> Frame:
+    """The frame of a colour-map picture with its values mapped to intensities by the
+    colour bar's range and scale ('linear' or 'log'); FrameError for any other frame."""
+    from .colormaps import to_intensity
+
+    if "colormap" not in frame.meta:
+        raise FrameError(f"{frame.name}: a colour bar applies to a picture drawn with a known colour map only")
+    try:
+        frame.data = to_intensity(frame.data / 1000, low, high, scale)
+    except ValueError as exc:
+        raise FrameError(f"{frame.name}: {exc}") from None
+    frame.meta["colorbar"] = {"low": low, "high": high, "scale": scale}
+    return frame
 
 
 def _read_npz(path: Path, limit: int) -> Frame:
@@ -592,10 +639,12 @@ def check_mask(mask: np.ndarray, shape: tuple[int, int], name: str = "mask") -> 
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None = None,
-              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+              max_pixels: int = DEFAULT_MAX_PIXELS, excluded: bool = False) -> np.ndarray:
     """Read a mask file (nonzero = missing, pyFAI's convention).
 
     Any frame format is accepted; an NPZ with a 'mask' array uses that array.
+    With ``excluded``, the pixels whose value is 2 (excluded, no physical
+    data, as :func:`write_mask` writes them) instead.
     """
     path = Path(path)
     name = name or path.name
@@ -621,7 +670,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], name: str | None 
         raise
     except Exception as exc:
         raise FrameError(f"{name}: cannot read it as a mask ({_short(exc)})") from exc
-    return check_mask(arr, shape, name)
+    missing = check_mask(arr, shape, name)
+    return (np.asarray(arr).reshape(missing.shape) == 2) if excluded else missing
 
 
 def write_frame(
@@ -665,7 +715,7 @@ def write_frame(
         if suffix == ".edf":
             fabio.edfimage.EdfImage(data=data, header=keep).write(str(path))
         else:
-            ints = np.rint(np.nan_to_num(data)).astype(np.int32)
+            ints = np.where(np.isfinite(data), np.rint(np.nan_to_num(data)), -1).astype(np.int32)  # excluded: -1
             fabio.cbfimage.CbfImage(data=ints, header=keep).write(str(path))
     else:
         raise FrameError(f"{path.name}: cannot write {suffix or 'a file without suffix'}; "
@@ -675,7 +725,8 @@ def write_frame(
 
 #: Suffixes :func:`write_mask` writes.
 MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".edf", ".msk")
-MASK_NOTE = "xray-heal mask: nonzero = missing pixel (pyFAI convention); row 0 = first row of the frame"
+MASK_NOTE = ("xray-heal mask: nonzero = missing pixel (pyFAI convention), 1 = healed, 2 = excluded (no data); "
+             "row 0 = first row of the frame")
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
@@ -688,7 +739,9 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     Parameters
     ----------
     path : path-like
-    mask : (H, W) bool array_like
+    mask : (H, W) bool or integer array_like
+        True (1) = healed; an integer mask may also hold 2 = excluded (no
+        physical data). Both are masked for pyFAI (nonzero).
 
     Returns
     -------
@@ -696,7 +749,8 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    data = np.asarray(mask, bool).astype(np.uint8)
+    mask = np.asarray(mask)
+    data = (mask if mask.dtype.kind in "iu" else mask.astype(bool)).astype(np.uint8)
     if suffix == ".npy":
         np.save(path, data)
     elif suffix in _TIFF:

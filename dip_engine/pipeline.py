@@ -71,6 +71,9 @@ class HealOutcome:
             "retried": self.retried,
             "grid": self.grid,
             "mirror_check": (self.profiles or {}).get("mirror_check"),
+            "calibration": r.calibration,
+            "fill": r.config.fill,
+            "pixels_excluded": int(r.excluded.sum()) if r.excluded is not None else 0,
             "timings": self.timings,
             "config": r.config.to_dict(),
             **(iq_report(self.integrated) if self.integrated else {}),
@@ -88,9 +91,11 @@ def iq_report(integrated: dict) -> dict:
     return {"iq": {"unit": iq["unit"], position: iq["x"], "original": iq["original"]["I"],
                    "healed": iq["healed"]["I"], "sigma": iq["healed"]["sigma"],
                    "sigma_original": iq["original"]["sigma"], "npt": iq["healed"]["npt"],
-                   "range": iq["healed"]["range"], "method": "/".join(METHOD), "error_model": "poisson"},
+                   "range": iq["healed"]["range"], "method": "/".join(METHOD), "error_model": "poisson",
+                   "healed_share": iq["healed_share"]["I"]},
             "chi": {"unit": "chi_deg", "chi": chi["x"], "range": chi["range"], "range_unit": chi["range_unit"],
-                    "original": chi["original"]["I"], "healed": chi["healed"]["I"]}}
+                    "original": chi["original"]["I"], "healed": chi["healed"]["I"],
+                    "healed_share": chi["healed_share"]["I"]}}
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -118,6 +123,7 @@ def run_heal(
     on_retry: Callable[[str], None] | None = None,
     on_run: Callable | None = None,
     threads: int | None = None,
+    excluded: np.ndarray | None = None,
 ) -> HealOutcome:
     """Heal one frame and measure the result against the classical fills.
 
@@ -139,6 +145,10 @@ def run_heal(
         ``on_run(i, total, config, result)`` after each grid run.
     threads : int, optional
         Torch threads of a fit on the CPU (default: every usable core but one).
+    excluded : (H, W) bool ndarray, optional
+        Pixels with no physical data (outside the window, below the horizon):
+        left out of the fit like missing ones, but not healed: NaN in the
+        healed frame, 0 uncertainty, left out of every profile and curve.
 
     Returns
     -------
@@ -169,11 +179,25 @@ def run_heal(
             on_retry(retried)
         result, ranked = fit(config)
     fit_s = time.perf_counter() - started
+    result = exclude(result, excluded)
     scores, curves, timings = _measure(image, result)
     integrated_at = time.perf_counter()
-    integrated = integrate(image, result.missing, result.healed, geometry, config) if geometry else None
+    integrated = integrate(image, result.missing, result.healed, geometry, config, result.excluded) \
+        if geometry else None
     timings["integrate_s"] = round(time.perf_counter() - integrated_at, 2)
     return HealOutcome(result, scores, curves, retried, ranked, {"fit_s": round(fit_s, 2), **timings}, integrated)
+
+
+def exclude(result, excluded: np.ndarray | None):
+    """The result with its ``excluded`` pixels NaN in the healed frame and 0 in the
+    uncertainty (and recorded in ``result.excluded``); unchanged without any."""
+    if excluded is None or not np.any(excluded):
+        return result
+    excluded = np.asarray(excluded, bool) & result.missing
+    healed = np.asarray(result.healed).astype(np.promote_types(result.healed.dtype, np.float32))
+    healed[excluded] = np.nan
+    uncertainty = np.where(excluded, 0, result.uncertainty).astype(np.float32)
+    return dataclasses.replace(result, healed=healed, uncertainty=uncertainty, excluded=excluded)
 
 
 def _geometry(config: HealConfig, shape) -> dict | None:
@@ -189,26 +213,31 @@ def _geometry(config: HealConfig, shape) -> dict | None:
 
 
 def integrate(image: np.ndarray, missing: np.ndarray, healed: np.ndarray, geometry: dict,
-              config: HealConfig) -> dict:
+              config: HealConfig, excluded: np.ndarray | None = None) -> dict:
     """I(q) (or I(2θ)), I(chi) and cake of the original (its missing pixels masked) and of
     the healed frame (every pixel), by pyFAI (:mod:`dip_engine.azimuthal`).
 
-    Returns ``{"geometry", "iq": {"unit", "x", "original", "healed"}, "chi": {"x", "range",
-    "range_unit", "original", "healed"}, "cake": {"unit", "x", "chi", "original", "healed"}}``;
-    each original/healed curve is :func:`~dip_engine.azimuthal.curve`'s dict, each cake a
+    Returns ``{"geometry", "iq": {"unit", "x", "original", "healed", "healed_share"}, "chi":
+    {"x", "range", "range_unit", "original", "healed", "healed_share"}, "cake": {"unit", "x",
+    "chi", "original", "healed"}}``; each curve is :func:`~dip_engine.azimuthal.curve`'s dict
+    (``healed_share``: the share of each bin's pixels that were healed, 0-1), each cake a
     (chi, radial) float32 array. I(chi) is taken on ``config.chi_range``, else on the
     strongest peak of the original's curve (its half-maximum width, at least 2 % of its position).
     """
     from . import azimuthal
 
     unit = config.unit
+    excluded = None if excluded is None or not np.any(excluded) else np.asarray(excluded, bool)
+    share = (missing & ~excluded if excluded is not None else missing).astype(np.float64)  # the share healed
     iq = {"original": azimuthal.curve(image, missing, geometry, unit),
-          "healed": azimuthal.curve(healed, None, geometry, unit)}
+          "healed": azimuthal.curve(healed, excluded, geometry, unit),
+          "healed_share": azimuthal.curve(share, excluded, geometry, unit)}
     x_range = config.chi_range or strongest_ring(iq["original"])
     chi = {"original": azimuthal.chi_curve(image, missing, geometry, x_range, unit),
-           "healed": azimuthal.chi_curve(healed, None, geometry, x_range, unit)}
+           "healed": azimuthal.chi_curve(healed, excluded, geometry, x_range, unit),
+           "healed_share": azimuthal.chi_curve(share, excluded, geometry, x_range, unit)}
     cakes = {"original": azimuthal.cake(image, missing, geometry, unit),
-             "healed": azimuthal.cake(healed, None, geometry, unit)}
+             "healed": azimuthal.cake(healed, excluded, geometry, unit)}
     return {"geometry": geometry,
             "iq": {"unit": unit, "x": iq["original"]["x"], **iq},
             "chi": {"x": chi["original"]["x"], "range": list(x_range), "range_unit": unit, **chi},
@@ -261,7 +290,8 @@ def _measure(image: np.ndarray, result) -> tuple[dict, dict | None, dict]:
     scored = time.perf_counter()
     curves = None
     if result.center:
-        curves = profiles(image, result.healed, result.missing, result.center, result.fills)
-        curves["mirror_check"] = mirror_check(image, result.healed, result.missing, result.center)
+        excluded = result.excluded if result.excluded is not None else np.zeros(result.missing.shape, bool)
+        curves = profiles(image, result.healed, result.missing, result.center, result.fills, excluded)
+        curves["mirror_check"] = mirror_check(image, result.healed, result.missing & ~excluded, result.center)
     return scores, curves, {"scores_s": round(scored - started, 2),
                             "profiles_s": round(time.perf_counter() - scored, 2)}

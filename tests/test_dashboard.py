@@ -567,7 +567,7 @@ def test_the_users_symmetry_goes_with_the_heal_and_is_checked_on_the_server(tmp_
 
 DEFAULTS_FOR_STATE = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: 1.4, ids.LINE_WIDTH: 8.0,
                       ids.BOX_THRESHOLD: None, ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0,
-                      ids.INVERT: [], ids.RINGS: "", ids.UNIT: "q_nm^-1"}
+                      ids.INVERT: [], ids.RINGS: "", ids.UNIT: "q_nm^-1", ids.EXCLUDE: []}
 
 
 def _poni_upload(text: str) -> str:
@@ -629,6 +629,30 @@ def test_ring_ranges_in_q_join_the_mask_and_are_checked_on_the_server():
     with pytest.raises(ValueError, match="need the frame's geometry"):
         spec_from_state({**state, "geometry": None}).check(shape)
     with pytest.raises(ValueError, match="0 <= low < high"):
-        spec_from_state({**state, "values": values[:-2] + ["4-3", "q_nm^-1"]}).check(shape)
+        spec_from_state({**state, "values": values[:-3] + ["4-3", "q_nm^-1", []]}).check(shape)
     with pytest.raises(ValueError, match="ring unit"):
-        spec_from_state({**state, "values": values[:-1] + ["furlongs"]}).check(shape)
+        spec_from_state({**state, "values": values[:-2] + ["furlongs", []]}).check(shape)
+
+
+def test_the_before_after_view_tiles_the_zoomed_window_of_the_shown_side_at_full_resolution():
+    from dash import Patch
+
+    from dashboard.figures import (AFTER_TILE, BEFORE_TILE, COMPARE_MASK_TILE, compare_figure, compare_tiles,
+                                   view_window)
+
+    rng = np.random.default_rng(0)
+    original = rng.poisson(50, (2048, 2048)).astype(np.float64)
+    mask = np.zeros(original.shape, bool)
+    mask[1000:1010] = True
+    healed = original.copy()
+    healed[:100, :100] = np.nan  # excluded
+    fig = compare_figure(original, mask, healed, "job", showing="after")
+    assert fig.data[0].dx == 2 and fig.data[2].visible and not fig.data[0].visible
+    window = view_window({"xaxis.range[0]": 900, "xaxis.range[1]": 1100, "yaxis.range[0]": 1100,
+                          "yaxis.range[1]": 900}, original.shape)
+    patch = compare_tiles(Patch(), original, mask, healed, window, fig.layout.meta["levels"], "before")
+    operations = {op["location"][1]: op for op in patch.to_plotly_json()["operations"]
+                  if op["location"][0] == "data"}
+    shown = {k for k, op in operations.items() if op["location"][-1] == "visible" and op["params"]["value"]}
+    assert BEFORE_TILE in shown and COMPARE_MASK_TILE in shown and AFTER_TILE not in shown
+    assert window == (900, 1101, 900, 1101)

@@ -224,3 +224,33 @@ def test_blend_on_a_fibre_is_never_worse_than_the_best_single_healer():
     valid = ~mask & (flagged >= 0)
     assert np.array_equal(result.healed[valid], flagged[valid])
     assert _log_rmse(result.healed[mask], truth[mask]) < 0.25
+
+
+def test_a_poisson_draw_fill_has_the_expected_mean_and_variance_and_keeps_valid_pixels():
+    """pyFAI issue #557: a too-smooth fill biases photon statistics. The draw's mean and
+    variance match the expected counts within sampling error; valid pixels are untouched;
+    the same seed draws the same frame."""
+    import dataclasses
+
+    from dip_engine.fit import poisson_draw
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    truth = ring_pattern((96, 96), seed=4) * 30
+    frame, _ = occlude(np.random.default_rng(1).poisson(truth).astype(np.int32))
+    config = HealConfig.from_preset("fast", iterations=20, fill="poisson", seed=3)
+    result = heal(frame, None, config)
+    missing = result.missing
+    drawn, expected = np.asarray(result.healed, np.float64)[missing], result.expected
+    assert np.array_equal(result.healed[~missing], frame[~missing])
+    assert np.array_equal(drawn, np.round(drawn)) and expected.size == missing.sum() > 300
+    n = expected.size
+    assert abs((drawn - expected).sum()) < 4 * np.sqrt(expected.sum())  # mean: z < 4
+    residual = (drawn - expected) ** 2 - expected  # E = 0 for a Poisson draw
+    assert abs(residual.mean()) < 4 * residual.std() / np.sqrt(n)
+    expected_frame = result.healed.copy()
+    expected_frame[missing] = expected
+    first = poisson_draw(dataclasses.replace(result, healed=expected_frame))
+    second = poisson_draw(dataclasses.replace(result, healed=expected_frame.copy()))
+    assert np.array_equal(first.healed, second.healed) and np.array_equal(first.healed, result.healed)
+    with pytest.raises(ValueError, match="whole counts"):
+        heal(frame + 0.5, None, config)

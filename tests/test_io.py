@@ -121,3 +121,49 @@ def test_fabio_formats_round_trip_with_header(tmp_path):
     assert np.array_equal(img.data, data) and img.header["Wavelength"] == "1.0"
     write_frame(tmp_path / "h.cbf", data)
     assert np.array_equal(read_frame(tmp_path / "h.cbf").data, data.astype(np.int32))
+
+
+@pytest.mark.parametrize("cmap", ["jet", "viridis"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_colour_map_export_of_a_real_frame_reads_back_as_its_log_intensity(tmp_path, cmap, suffix):
+    """The bundled Liu et al. frame drawn on a log scale with jet or viridis (a white margin
+    around it, as a figure has): the colour map is recognised and each colour mapped back to
+    its position on it; with the colour bar's range, to intensity. Luminance, the former
+    reading, does not rise with intensity for jet."""
+    import matplotlib
+    from PIL import Image
+
+    from dip_engine.examples import example_path
+    from dip_engine.io import apply_colorbar
+
+    frame = read_frame(example_path())
+    valid = np.isfinite(frame.data) & ~frame.mask
+    y = np.log10(1 + np.clip(np.nan_to_num(frame.data), 0, None))
+    low, high = y[valid].min(), y[valid].max()
+    rgb = (matplotlib.colormaps[cmap](np.clip((y - low) / (high - low), 0, 1))[..., :3] * 255).round()
+    rgb = np.pad(rgb.astype(np.uint8), ((20, 20), (30, 30), (0, 0)), constant_values=255)
+    Image.fromarray(rgb).save(tmp_path / f"export{suffix}", quality=90)
+    back = read_frame(tmp_path / f"export{suffix}")
+    assert back.meta["colormap"]["name"] == cmap and f"the {cmap} colour map" in back.warnings[0]
+    ok = valid & np.isfinite(back.data)
+    assert ok.sum() > 0.98 * valid.sum()
+    assert np.corrcoef(back.data[ok], y[ok])[0, 1] > 0.99
+    if cmap == "jet":
+        luminance = rgb[20:-20, 30:-30].astype(float) @ [0.2126, 0.7152, 0.0722]
+        assert np.corrcoef(luminance[valid], y[valid])[0, 1] < 0.9
+    counts = apply_colorbar(back, 10 ** low - 1 + 1, 10 ** high, "log").data  # the bar shows 1 + I
+    assert np.corrcoef(np.log10(counts[ok]), y[ok])[0, 1] > 0.99
+    assert np.median(np.abs(np.log10(counts[ok]) - y[ok])) < 0.02
+
+
+def test_a_colour_picture_of_no_known_map_is_taken_as_grey_with_a_sentence(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3)).astype(np.uint8)).save(tmp_path / "noise.png")
+    frame = read_frame(tmp_path / "noise.png")
+    assert "colormap" not in frame.meta and "match no known colour map" in frame.warnings[0]
+    with pytest.raises(FrameError, match="known colour map only"):
+        from dip_engine.io import apply_colorbar
+
+        apply_colorbar(frame, 1, 10)

@@ -1,6 +1,6 @@
 """Callbacks by feature; :func:`register_all` wires them to an app."""
 
-from . import frame, geometry, heal, history, mask, symmetry, undo
+from . import compare, frame, geometry, heal, history, mask, symmetry, undo
 
 
 def register_all(app, store, manager, settings) -> None:
@@ -10,4 +10,5 @@ def register_all(app, store, manager, settings) -> None:
     geometry.register(app, store)
     undo.register(app, store)
     heal.register(app, store, manager, settings)
+    compare.register(app, store)
     history.register(app, store)

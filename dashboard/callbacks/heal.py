@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from .. import auth, ids
-from ..jobs import execute_job, run_heal_job
+from ..jobs import execute_job, progress, run_heal_job
 from ..components.result import ResultView, downloads, result_view
 from .mask import spec_from_state
 from .symmetry import symmetry_from_controls
@@ -71,6 +71,9 @@ def _register_heal(app, store, manager, settings) -> None:
         Output(ids.SCATTERING_GRAPH, "style"),
         Output(ids.CAKE_GRAPH, "figure"),
         Output(ids.CAKE_GRAPH, "style"),
+        Output(ids.FIT_GRAPH, "figure"),
+        Output(ids.FIT_GRAPH, "style"),
+        Output(ids.COMPARE_JOB, "data"),
         Input(ids.HEAL, "n_clicks"),
         State(ids.FRAME_STORE, "data"),
         State(ids.MASK_STATE, "data"),
@@ -92,6 +95,7 @@ def _register_heal(app, store, manager, settings) -> None:
         State(ids.UNIT, "value"),
         State(ids.CHI_LOW, "value"),
         State(ids.CHI_HIGH, "value"),
+        State(ids.FILL, "value"),
         background=True,
         manager=manager,
         running=[
@@ -105,13 +109,15 @@ def _register_heal(app, store, manager, settings) -> None:
             Output(ids.PROGRESS_TEXT, "children"),
             Output(ids.PREVIEW, "src"),
             Output(ids.CURRENT_JOB, "data"),
+            Output(ids.FIT_LIVE, "figure"),
         ],
-        progress_default=["0", "100", "", None, None],
+        progress_default=list(progress("0", "100", "")),
         interval=500,
         prevent_initial_call=True,
     )
     def on_heal(set_progress, n_clicks, meta, state, preset, iterations, seed, owner, _session, all_frames,
-                grid, frame_set, row, col, override, ticked, angle, measured, geometry, unit, chi_low, chi_high):
+                grid, frame_set, row, col, override, ticked, angle, measured, geometry, unit, chi_low, chi_high,
+                fill):
         if not meta or not state:
             return ResultView.nothing("Load a frame first.")
         try:
@@ -123,7 +129,7 @@ def _register_heal(app, store, manager, settings) -> None:
                                        iterations, seed, slots,
                                        owner=job_owner(login, owner), all_frames=bool(all_frames),
                                        grid=bool(grid), frame_set=frame_set, center=center, symmetry=symmetry,
-                                       threads=threads, **scattering)
+                                       threads=threads, fill="poisson" if fill else None, **scattering)
         record = store.job(job_id) if job_id else {}
         if record.get("state") != "done":
             return ResultView.nothing(html.Span(message, className="error"))

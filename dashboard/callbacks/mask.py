@@ -50,6 +50,7 @@ def spec_from_inputs(shapes, values: dict) -> MaskSpec:
             line_width=_number(v[ids.LINE_WIDTH]),
             invert="invert" in _choices(v[ids.INVERT]),
             ring_unit=str(v[ids.UNIT]),
+            exclude=[str(x) for x in _choices(v[ids.EXCLUDE])],
         )
     except (TypeError, ValueError, OverflowError):
         raise ValueError("a mask setting is not a number") from None
@@ -163,9 +164,11 @@ def spec_from_state(state: dict) -> MaskSpec:
 DEFER_AUTO_PIXELS = 4_000_000
 
 
-def describe_mask(mask: np.ndarray, params: dict) -> list:
+def describe_mask(mask: np.ndarray, params: dict, excluded: int = 0) -> list:
     s = summary(mask)
     lines = [html.Div(f"Masked: {100 * s['fraction']:.2f} % ({s['pixels']} pixels, {s['components']} regions)")]
+    if excluded:
+        lines.append(html.Div(f"Excluded, not healed (no physical data): {excluded} of them", id="excluded-line"))
     if params.get("pending"):
         lines.append(html.Div("Auto mask: finding gaps, beamstop and arm, hot pixels…"))
     elif params:
@@ -240,7 +243,9 @@ def _register_edits(app, store) -> None:
             meta = store.upload_meta(upload_id)
             # a big new frame is shown at once; its auto mask follows (on_auto_pending)
             big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
-            image, mask, params = store.upload_mask(upload_id, spec_from_state(state), wait_for_auto=not big)
+            spec = spec_from_state(state)
+            image, mask, params = store.upload_mask(upload_id, spec, wait_for_auto=not big)
+            excluded = int(store.upload_exclusion(upload_id, spec, mask).sum()) if spec.exclude else 0
         except (KeyError, TypeError):
             return no_update, refusal("The frame is no longer on the server; load it again."), no_update, no_update
         except ValueError as exc:
@@ -249,8 +254,8 @@ def _register_edits(app, store) -> None:
         if new_frame:
             figure = frame_figure(image, mask, revision=upload_id)
             view = {"upload_id": upload_id, "levels": figure.layout.meta["levels"], "window": None}
-            return figure, describe_mask(mask, params), pending, view
-        return mask_patch(image, mask, view.get("window")), describe_mask(mask, params), pending, no_update
+            return figure, describe_mask(mask, params, excluded), pending, view
+        return mask_patch(image, mask, view.get("window")), describe_mask(mask, params, excluded), pending, no_update
 
 
 def _register_views(app, store) -> None:

@@ -7,18 +7,20 @@ from dash import dcc, html
 from dip_engine.azimuthal import UNITS
 from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
-from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA
+from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA, EXCLUDABLE
 
 from .. import ids
 from ..storage import new_id
 from ..figures import DRAW_BUTTONS
+from ..jobs import EMPTY_FIGURE
+from .result import compare_view
 
 
 #: Initial values of the mask controls (ids.MASK_CONTROLS order).
 DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
             ids.BOX_THRESHOLD: None,
             ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: [],
-            ids.RINGS: "", ids.UNIT: "q_nm^-1"}
+            ids.RINGS: "", ids.UNIT: "q_nm^-1", ids.EXCLUDE: ["outside"]}
 
 
 def refusal(exc: Exception | str) -> html.Span:
@@ -147,6 +149,10 @@ def mask_controls() -> html.Div:
         _slider(ids.GROW, "Grow (or shrink) mask by (pixels)", *RANGES["grow"], 1, 0),
         dcc.Checklist(id=ids.INVERT, options=[{"label": " Invert", "value": "invert"}], value=[],
                       className="control"),
+        html.Label("Exclude, do not heal (no physical data: NaN in float outputs, -1 in integer ones, "
+                   "2 in the mask file):", htmlFor=ids.EXCLUDE),
+        dcc.Checklist(id=ids.EXCLUDE, value=DEFAULTS[ids.EXCLUDE], className="control",
+                      options=[{"label": f" {text}", "value": name} for name, text in EXCLUDABLE.items()]),
         html.Div([
             html.Button("Undo", id=ids.UNDO, n_clicks=0, disabled=True, title="Undo the last mask edit"),
             html.Button("Redo", id=ids.REDO, n_clicks=0, disabled=True, title="Redo the edit undone"),
@@ -211,6 +217,10 @@ def heal_controls() -> html.Div:
                                                             "frame and the set (one job, same mask and "
                                                             "settings)", "value": "all"}],
                       value=[], className="control"),
+        dcc.Checklist(id=ids.FILL, options=[{"label": " Noise-true fill: healed pixels are a Poisson draw around "
+                                                      "the expected counts (integer frames; reproducible from "
+                                                      "the seed)", "value": "poisson"}],
+                      value=[], className="control"),
         dcc.Checklist(id=ids.GRID, options=[{"label": " Hyperparameter grid: the seed's 40 runs (lr x "
                                                       "param_noise x reg_noise), ranked by score, best kept",
                                              "value": "grid"}],
@@ -221,6 +231,7 @@ def heal_controls() -> html.Div:
         ], className="buttons"),
         html.Progress(id=ids.PROGRESS_BAR, value="0", max="100", className="progress"),
         html.Div(id=ids.PROGRESS_TEXT, className="info"),
+        dcc.Graph(id=ids.FIT_LIVE, figure=EMPTY_FIGURE, config={"displayModeBar": False}, className="fit-live"),
         html.Img(id=ids.PREVIEW, className="preview", alt="current fit"),
     )
 
@@ -279,8 +290,10 @@ def heal_page(initial_frame: dict | None) -> html.Main:
                 html.H3("Result"),
                 html.Div(id=ids.RESULT_INFO, className="info"),
                 html.Div(id=ids.DOWNLOADS, className="downloads"),
+                compare_view(),
                 dcc.Graph(id=ids.RESULT_GRAPH, style={"display": "none"},
                           config={"displaylogo": False}),
+                dcc.Graph(id=ids.FIT_GRAPH, style={"display": "none"}, config={"displaylogo": False}),
                 dcc.Graph(id=ids.PROFILE_GRAPH, style={"display": "none"},
                           config={"displaylogo": False}),
                 dcc.Graph(id=ids.SCATTERING_GRAPH, style={"display": "none"},

@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 from dash import dcc, html
 
-from ..figures import cake_figure, profile_figure, result_figure, scattering_figure
+from .. import ids
+from ..figures import cake_figure, fit_figure, profile_figure, result_figure, scattering_figure
 from ..storage import JOB_FILES
 
 HIDDEN = {"display": "none"}
@@ -64,6 +65,18 @@ def batch_table(frames: list[dict] | None):
     return html.Table([html.Thead(head), html.Tbody(rows)], className="jobs batch", id="batch-table")
 
 
+def compare_view(job_id: str | None = None) -> html.Div:
+    """The before/after view of a job at full resolution (filled by the compare callbacks)."""
+    return html.Div([
+        dcc.RadioItems(id=ids.COMPARE_TOGGLE, value="after", inline=True, className="control",
+                       options=[{"label": " before: original and mask ", "value": "before"},
+                                {"label": " after: healed", "value": "after"}]),
+        dcc.Graph(id=ids.COMPARE_GRAPH, style=HIDDEN, config={"displaylogo": False, "scrollZoom": True}),
+        dcc.Store(id=ids.COMPARE_JOB, data=job_id),
+        dcc.Store(id=ids.COMPARE_WINDOW),
+    ], className="compare")
+
+
 class ResultView(NamedTuple):
     """What the heal page and the review page show of a finished job (figures with their styles)."""
 
@@ -77,11 +90,14 @@ class ResultView(NamedTuple):
     scattering_style: dict = HIDDEN
     cake: object = None
     cake_style: dict = HIDDEN
+    fit: object = None
+    fit_style: dict = HIDDEN
+    job: str | None = None
 
     @classmethod
     def nothing(cls, info, links=()) -> "ResultView":
         """No figures: only ``info`` (e.g. an error sentence) and ``links``."""
-        return cls({}, HIDDEN, info, list(links), {}, HIDDEN, {}, HIDDEN, {}, HIDDEN)
+        return cls({}, HIDDEN, info, list(links), {}, HIDDEN, {}, HIDDEN, {}, HIDDEN, {}, HIDDEN, None)
 
 
 def scattering_views(store, job_id: str) -> tuple:
@@ -112,7 +128,8 @@ def result_view(store, job_id: str, record: dict) -> ResultView:
     mask = store.job_mask(job_id)
     fig = result_figure(image, mask, healed, uncertainty)
     r = record["result"]
-    message = (f"Healed {r['pixels_healed']} pixels in {r['elapsed_s']:.1f} s "
+    excluded = f" ({r['pixels_excluded']} more excluded: no data, left NaN)" if r.get("pixels_excluded") else ""
+    message = (f"Healed {r['pixels_healed']} pixels{excluded} in {r['elapsed_s']:.1f} s "
                f"({r['iterations_run']} iterations on {r['device']}); job {job_id}")
     if r.get("blend"):
         w = r["blend"]["weights"]
@@ -125,6 +142,7 @@ def result_view(store, job_id: str, record: dict) -> ResultView:
     if r.get("frames"):
         message += f"; batch of {len(r['frames'])} frames (each in the zip under frames/<k>/), shown: the last"
     info = [html.Div(message), html.Div(score_text(r["scores"]), id="score-line"),
+            html.Div(calibration_text(r.get("calibration"), r.get("fill")), id="calibration-line"),
             batch_table(r.get("frames")), grid_table(r.get("grid")),
             html.Div(["Review link to share: ", dcc.Link(f"/job/{job_id}", href=f"/job/{job_id}", id="review-link")])]
     try:
@@ -138,5 +156,17 @@ def result_view(store, job_id: str, record: dict) -> ResultView:
         info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
                              f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
                              f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
+    history = r.get("history")
     return ResultView(fig, SHOWN, info, downloads(store, job_id), profile_fig, profile_style,
-                      *scattering_views(store, job_id))
+                      *scattering_views(store, job_id),
+                      fit_figure(history) if history else {}, SHOWN if history else HIDDEN, job_id)
+
+
+def calibration_text(calibration: dict | None, fill: str | None) -> str:
+    """How well the uncertainty map is calibrated, and what the healed pixels hold."""
+    held = "healed pixels hold a Poisson draw around the expected counts" if fill == "poisson" \
+        else "healed pixels hold the expected counts"
+    if not calibration or calibration.get("coverage_1") is None:
+        return f"Uncertainty: not calibrated (no held-out pixels); {held}."
+    return (f"Uncertainty: {100 * calibration['coverage_1']:.0f} % of held-out pixels within 1σ (ideal 68 %), "
+            f"{100 * calibration['coverage_2']:.0f} % within 2σ (ideal 95 %); {held}.")

@@ -21,9 +21,10 @@ JOB_FILES = {
     "healed.cbf": ("application/octet-stream", "healed frame (CBF, input header)"),
     "healed.npy": ("application/octet-stream", "healed frame (NPY)"),
     "mask.npy": ("application/octet-stream", "mask (NPY, True = healed)"),
-    "mask.tif": ("image/tiff", "mask (TIFF)"),
-    "mask.edf": ("application/octet-stream", "mask (EDF)"),
-    "uncertainty.tif": ("image/tiff", "uncertainty (TIFF)"),
+    "mask.tif": ("image/tiff", "mask (TIFF, 1 = healed, 2 = excluded)"),
+    "mask.edf": ("application/octet-stream", "mask (EDF, 1 = healed, 2 = excluded)"),
+    "uncertainty.tif": ("image/tiff", "uncertainty, σ of log10(1 + I) (TIFF)"),
+    "uncertainty_counts.tif": ("image/tiff", "uncertainty, σ in counts (TIFF)"),
     "profiles.json": ("application/json", "profiles (JSON)"),
     "geometry.poni": ("text/plain", "geometry (PONI, pyFAI and Dioptas)"),
     "iq_original.dat": ("text/plain", "I(q) of the original (pyFAI .dat)"),
@@ -92,10 +93,15 @@ class Bundles:
             _write_integrated(folder, integrated)
         if preview is not None:
             (folder / "preview.png").write_bytes(preview)
+        labels = self.job_mask(job_id).astype(np.uint8)  # 1 = healed, 2 = excluded (no data)
+        excluded = self.job_excluded(job_id)
+        if excluded is not None:
+            labels[excluded] = 2
         for suffix in (".tif", ".edf"):  # the job's mask.npy in the other mask formats
-            write_mask(folder / f"mask{suffix}", self.job_mask(job_id))
+            write_mask(folder / f"mask{suffix}", labels)
         config = result.config.to_json()
         _write_fit(folder, result, {"config": json.loads(config)})
+        excluded_count = int(result.excluded.sum()) if result.excluded is not None else 0
         record = self.job(job_id)
         source = next((self.uploads / record["upload_id"]).glob("original.*"), None)
         if source is not None and source.suffix in (".edf", ".cbf", ".npy"):
@@ -112,13 +118,17 @@ class Bundles:
                 "device": result.device,
                 "working_shape": list(result.working_shape),
                 "final_loss": result.loss_history[-1] if result.loss_history else None,
-                "pixels_healed": int(result.missing.sum()),
+                "pixels_healed": int(result.missing.sum()) - excluded_count,
+                "pixels_excluded": excluded_count,
                 "stopped": result.stopped,
                 "early_stopped": result.early_stopped,
                 "best_iteration": result.best_iteration,
                 "center": list(result.center) if result.center else None,
                 "symmetry": result.symmetry.to_dict() if result.symmetry else None,
                 "dtype": str(result.healed.dtype),
+                "history": fit_history(result),
+                "calibration": result.calibration,
+                "fill": result.config.fill,
                 "scores": {"dip": result.score, **(scores or {})},
                 **({"blend": result.blend} if result.blend else {}),
                 **({"note": note} if note else {}),
@@ -129,11 +139,32 @@ class Bundles:
         )
 
 
+#: Most points of a loss curve kept for a plot.
+HISTORY_POINTS = 400
+
+
+def fit_history(result) -> dict:
+    """The loss per step (at most :data:`HISTORY_POINTS`, evenly picked) and the hold-out
+    scores of a :class:`~dip_engine.fit.HealResult`, with its chosen iteration."""
+    loss = list(result.loss_history)
+    step = max(1, len(loss) // HISTORY_POINTS)
+    picked = list(range(0, len(loss), step))
+    return {"iteration": [k + 1 for k in picked], "loss": [float(loss[k]) for k in picked],
+            "score_iteration": [int(i) for i, _ in result.score_history],
+            "score": [float(v) for _, v in result.score_history], "best_iteration": int(result.best_iteration)}
+
+
 def _write_fit(folder: Path, result, about: dict) -> None:
     """A fit's healed.tif (``about`` in its description) and uncertainty.tif in ``folder``."""
     write_frame(folder / "healed.tif", result.healed, description=json.dumps({"healed_by": "xray-heal", **about}))
     write_frame(folder / "uncertainty.tif", result.uncertainty,
-                description="std of log10(1 + I) over the last iterations; 0 = valid pixel")
+                description="predictive standard deviation of log10(1 + I) of each healed value, calibrated on "
+                            "held-out pixels; 0 = valid or excluded pixel")
+    counts = np.where(result.uncertainty > 0, np.log(10) * (1 + np.nan_to_num(np.clip(result.healed, 0, None)))
+                      * result.uncertainty, 0).astype(np.float32)
+    write_frame(folder / "uncertainty_counts.tif", counts,
+                description="predictive standard deviation of each healed value in counts (from the log10 one); "
+                            "0 = valid or excluded pixel")
 
 
 def _write_integrated(folder: Path, integrated: dict) -> None:
@@ -148,7 +179,8 @@ def _write_integrated(folder: Path, integrated: dict) -> None:
         for which in ("original", "healed"):
             about = (f"{curve} of the {which} frame" + (" (its missing pixels masked)" if which == "original"
                                                        else " (every pixel)") + " by xray-heal")
-            azimuthal.write_dat(folder / f"{curve}_{which}.dat", integrated[curve][which], geometry, about)
+            share = {"healed_share": integrated[curve]["healed_share"]["I"]} if which == "healed" else None
+            azimuthal.write_dat(folder / f"{curve}_{which}.dat", integrated[curve][which], geometry, about, share)
     _write_json(folder / "integrated.json", {"geometry": geometry, **iq_report(integrated)})
     cake = integrated["cake"]
     np.savez_compressed(folder / "cake.npz", unit=cake["unit"], x=cake["x"], chi=cake["chi"],

@@ -87,16 +87,19 @@ class Jobs:
 
     def create_job(self, upload_id: str, mask: np.ndarray, config: dict, mask_spec: dict,
                    owner: str = "", rerun_of: str | None = None, items: list[dict] | None = None,
-                   grid: bool = False) -> str:
+                   grid: bool = False, excluded: np.ndarray | None = None) -> str:
         """A new job folder in state 'queued', owned by ``owner``; returns its id.
 
         ``items``: a batch job over these frames (upload id, frame index, label);
-        ``grid``: run the seed's hyperparameter grid and keep the best run.
+        ``grid``: run the seed's hyperparameter grid and keep the best run;
+        ``excluded``: the pixels of ``mask`` with no physical data (not healed).
         """
         job_id = new_id()
         folder = self.jobs / job_id
         folder.mkdir(parents=True)
         np.save(folder / "mask.npy", np.asarray(mask, bool))
+        if excluded is not None and np.any(excluded):
+            np.save(folder / "excluded.npy", np.asarray(excluded, bool))
         now = time.time()
         record = JobRecord(job_id, upload_id, owner=owner, pid=os.getpid(), host=host_name(), created=now,
                            heartbeat=now, config=config, mask_spec=mask_spec, rerun_of=rerun_of,
@@ -109,7 +112,8 @@ class Jobs:
         record = self.job(job_id)
         return self.create_job(record["upload_id"], self.job_mask(job_id), record["config"],
                                record.get("mask_spec") or {}, owner=owner or record.get("owner", ""),
-                               rerun_of=job_id, items=record.get("items"), grid=record.get("grid", False))
+                               rerun_of=job_id, items=record.get("items"), grid=record.get("grid", False),
+                               excluded=self.job_excluded(job_id))
 
     def job(self, job_id: str) -> dict:
         """The job's record; KeyError if there is no such job.
@@ -211,6 +215,11 @@ class Jobs:
 
     def job_mask(self, job_id: str) -> np.ndarray:
         return np.load(self.jobs / check_id(job_id) / "mask.npy")
+
+    def job_excluded(self, job_id: str) -> np.ndarray | None:
+        """The job's excluded pixels (no physical data), or None when it has none."""
+        path = self.jobs / check_id(job_id) / "excluded.npy"
+        return np.load(path) if path.is_file() else None
 
 def _job_alive(record: dict) -> bool:
     """Whether a queued or running job's process still works on it."""

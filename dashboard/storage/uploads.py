@@ -178,6 +178,16 @@ class Uploads:
                 auto, params = cached
         return image, build_mask(image, spec, base, auto), params
 
+    def upload_exclusion(self, upload_id: str, spec, mask: np.ndarray) -> np.ndarray:
+        """The pixels of an upload's ``mask`` that ``spec`` excludes (no physical data;
+        :func:`dip_engine.masks.build_exclusion`)."""
+        from dip_engine.masks import build_exclusion
+
+        image, stored, _ = self.load_upload(upload_id)
+        user = self.user_mask(upload_id)
+        base = stored if user is None else (user if stored is None else stored | user)
+        return build_exclusion(image, spec, mask, base)
+
     def upload_frame(self, upload_id: str, frame: int | None = None) -> np.ndarray:
         """Frame ``frame`` of an upload's file (None: the frame the page shows)."""
         if frame is None:

@@ -16,6 +16,9 @@ fabio index a frame. One concept per module:
   redrawn as a band;
 - :mod:`.rings`: ring statistics and ring ranges (pixels, or q / 2-theta
   from a PONI geometry);
+- :mod:`.grazing`: the GISAXS beamstop rod, zero-count shadows;
+- :mod:`.outside`: regions with no physical data (outside the window), to
+  exclude rather than heal;
 - :mod:`.auto`: the automatic mask.
 """
 
@@ -26,12 +29,14 @@ from .outliers import DEFAULT_SIGMA, outlier_mask
 from .rings import RING_UNITS, annulus_mask, check_range, ring_range_mask
 from .shapes import box_mask, combine, ellipse_mask, grow, line_mask, polygon_mask, summary, thick_line_mask
 from .arm import straight_arm
-from .spec import CONTROL_RANGES, MAX_SHAPE_WORK, MAX_SHAPES, MAX_VERTICES, MaskSpec, build_mask
+from .outside import outside_mask
+from .spec import (CONTROL_RANGES, EXCLUDABLE, MAX_SHAPE_WORK, MAX_SHAPES, MAX_VERTICES, MaskSpec, build_exclusion,
+                   build_mask)
 
 __all__ = [
-    "CONTROL_RANGES", "DEFAULT_CONTRAST", "DEFAULT_SIGMA", "DETECTORS", "Detector", "MAX_SHAPES",
+    "CONTROL_RANGES", "DEFAULT_CONTRAST", "DEFAULT_SIGMA", "DETECTORS", "Detector", "EXCLUDABLE", "MAX_SHAPES",
     "MAX_SHAPE_WORK", "MAX_VERTICES", "MaskSpec", "RING_UNITS", "annulus_mask", "auto_mask", "auto_mask_parts",
-    "box_mask", "build_mask", "check_range", "combine", "detectors_for_shape", "ellipse_mask", "flag_mask",
-    "gap_mask", "grow", "line_mask", "outlier_mask", "polygon_mask", "ring_contrast", "ring_range_mask",
+    "box_mask", "build_exclusion", "build_mask", "check_range", "combine", "detectors_for_shape", "ellipse_mask", "flag_mask",
+    "gap_mask", "grow", "line_mask", "outlier_mask", "outside_mask", "polygon_mask", "ring_contrast", "ring_range_mask",
     "shadow_mask", "straight_arm", "summary", "thick_line_mask",
 ]

@@ -12,6 +12,7 @@ from .auto import auto_mask
 from .beamstop import DEFAULT_CONTRAST
 from .detectors import flag_mask
 from .outliers import DEFAULT_SIGMA
+from .outside import outside_mask
 from .rings import RING_UNITS, check_range, ring_range_mask
 from .shapes import (_clipped_box, box_mask, combine, ellipse_mask, finite_number, grow, line_mask,
                      polygon_mask, thick_line_mask)
@@ -56,6 +57,11 @@ class MaskSpec:
         Ring ranges to mask, in ``ring_unit`` (e.g. a Kapton or ice ring).
     ring_unit : str
         One of :data:`~dip_engine.masks.RING_UNITS`.
+    exclude : list of str
+        The parts (keys of :data:`EXCLUDABLE`) that hold no physical data:
+        they are left out of the fit and stay flagged in every output (NaN
+        in float files, -1 in integer ones, 2 in the mask file) instead of
+        being healed.
     """
 
     auto: bool = False
@@ -75,6 +81,7 @@ class MaskSpec:
     geometry: dict | None = None
     rings: list = field(default_factory=list)
     ring_unit: str = "q_nm^-1"
+    exclude: list = field(default_factory=list)
 
     @property
     def detector(self) -> str | None:
@@ -124,6 +131,8 @@ class MaskSpec:
             raise ValueError(f"the mask has more than {MAX_RINGS} ring ranges")
         if self.rings and self.geometry is None:
             raise ValueError("ring ranges in q or 2θ need the frame's geometry (a PONI file)")
+        if not isinstance(self.exclude, list) or not set(self.exclude) <= set(EXCLUDABLE):
+            raise ValueError(f"the excluded parts must be among {', '.join(EXCLUDABLE)}")
         if self.ring_unit not in RING_UNITS:
             raise ValueError(f"ring unit must be one of {', '.join(RING_UNITS)}")
         for ring in self.rings:
@@ -144,6 +153,13 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
 }
 #: Most drawn shapes in one mask, and most vertices of all its closed paths.
 MAX_SHAPES = 500
+#: The parts of a mask that may be excluded (no physical data) instead of healed, as the page names them.
+EXCLUDABLE = {
+    "outside": "outside the detector window (large masked regions joined to the border; proposed)",
+    "drawn": "drawn shapes",
+    "file": "the mask file",
+    "rings": "ring ranges",
+}
 #: Most ring ranges in one mask.
 MAX_RINGS = 20
 MAX_VERTICES = 20_000
@@ -235,11 +251,42 @@ def build_mask(
     return mask | flag_mask(image) if spec.use_flags else mask
 
 
+def build_exclusion(image: np.ndarray, spec: MaskSpec, mask: np.ndarray,
+                    base: np.ndarray | None = None) -> np.ndarray:
+    """The pixels of ``mask`` (:func:`build_mask` of ``spec``) that the spec excludes: no
+    physical data, not to be healed (see :attr:`MaskSpec.exclude`).
+
+    ``base``: the frame's own mask and the user's mask file (the 'file' part).
+    """
+    shape = np.shape(image)
+    excluded = np.zeros(shape, bool)
+    if "outside" in spec.exclude:
+        excluded |= outside_mask(mask)
+    if "file" in spec.exclude and base is not None:
+        excluded |= np.asarray(base, bool)
+    if "drawn" in spec.exclude:
+        for part in _drawn_parts(image, spec):
+            excluded |= part
+    if "rings" in spec.exclude:
+        for low, high in spec.rings:
+            excluded |= ring_range_mask(shape, spec.geometry, low, high, spec.ring_unit)
+    return excluded & mask
+
+
 def _spec_parts(image: np.ndarray, spec: MaskSpec, auto: np.ndarray | None):
     """The masks a spec's parts make, one (H, W) bool array at a time."""
-    shape = np.shape(image)
     if spec.auto:
         yield auto if auto is not None else auto_mask(image, spec.sigma, spec.contrast, spec.detector)[0]
+    yield from _drawn_parts(image, spec)
+    if spec.row_threshold or spec.col_threshold:
+        yield line_mask(image, spec.row_threshold, spec.col_threshold)
+    for low, high in spec.rings:
+        yield ring_range_mask(np.shape(image), spec.geometry, low, high, spec.ring_unit)
+
+
+def _drawn_parts(image: np.ndarray, spec: MaskSpec):
+    """The masks of the spec's drawn shapes, one at a time."""
+    shape = np.shape(image)
     for b in spec.boxes:
         yield box_mask(image, b, spec.box_threshold)
     for b in spec.ellipses:
@@ -248,7 +295,3 @@ def _spec_parts(image: np.ndarray, spec: MaskSpec, auto: np.ndarray | None):
         yield polygon_mask(shape, rows, cols)
     for r0, c0, r1, c1 in spec.lines:
         yield thick_line_mask(shape, (r0, c0), (r1, c1), spec.line_width)
-    if spec.row_threshold or spec.col_threshold:
-        yield line_mask(image, spec.row_threshold, spec.col_threshold)
-    for low, high in spec.rings:
-        yield ring_range_mask(shape, spec.geometry, low, high, spec.ring_unit)
