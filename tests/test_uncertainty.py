@@ -1,0 +1,76 @@
+"""Calibrated uncertainty and excluded regions: sigma that covers like a normal distribution,
+and no-data areas left out rather than invented."""
+
+import numpy as np
+import pytest
+
+from dip_engine import HealConfig
+from dip_engine.masks import outside_mask
+from dip_engine.uncertainty import (WITHIN_1, WITHIN_2, calibrate, disagreement, poisson_log_variance,
+                                    scatter_noise)
+
+
+def test_the_calibration_finds_the_scale_of_errors_whose_spread_it_knows_up_to_a_factor():
+    rng = np.random.default_rng(0)
+    n = 20000
+    model = rng.uniform(0.001, 0.01, n)  # variances the fit believes, 9 times too small
+    noise = np.full(n, 1e-4)
+    errors = rng.normal(0, np.sqrt(9 * model + noise))
+    groups = np.arange(n) // 50
+    cal = calibrate(errors, model, noise, groups)
+    assert cal.scale == pytest.approx(9, rel=0.25)
+    assert abs(cal.coverage_1 - WITHIN_1) < 0.02 and abs(cal.coverage_2 - WITHIN_2) < 0.02
+    sigma = cal.sigma(model, noise)
+    assert abs(np.mean(np.abs(errors) <= sigma) - WITHIN_1) < 0.02
+
+
+def test_poisson_variance_of_log_counts_is_exact_at_low_counts_and_the_delta_method_above():
+    rng = np.random.default_rng(1)
+    for mean in (0.5, 2.0, 30.0, 5000.0):
+        draws = np.log10(1 + rng.poisson(mean, 400000))
+        assert poisson_log_variance(np.array([mean]))[0] == pytest.approx(draws.var(), rel=0.03)
+
+
+def test_disagreement_is_the_weighted_spread_of_the_healers_about_their_blend():
+    logs = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]])
+    assert disagreement(logs, np.array([1.0, 0.0, 0.0]))[0] == 0
+    spread = disagreement(logs, np.array([1.0, 0.0, 0.0]))[1]  # one healer chosen: the others still count
+    assert spread == pytest.approx(0.5 * 0 + 0.5 / 3 * (0 + 1 + 4))
+
+
+def test_scatter_noise_measures_white_noise():
+    rng = np.random.default_rng(2)
+    image = 10 ** (2 + rng.normal(0, 0.05, (200, 200))) - 1
+    assert scatter_noise(image, np.ones(image.shape, bool)) == pytest.approx(0.05, rel=0.05)
+
+
+def test_outside_a_round_window_is_excluded_and_gaps_and_arms_are_not():
+    rows, cols = np.mgrid[:300, :300]
+    missing = np.hypot(rows - 150, cols - 150) > 140  # outside a round window
+    missing[100:117] = True  # a module gap across the frame
+    missing[148:154, 150:] = True  # an arm to the border
+    outside = outside_mask(missing)
+    corner = np.hypot(rows - 150, cols - 150) > 160
+    assert outside[corner].all()
+    assert not outside[100:117, 100:200].any() and not outside[148:154, 160:270].any()
+
+
+def test_a_heal_with_excluded_pixels_leaves_them_nan_and_calibrates_the_rest():
+    from dip_engine.pipeline import run_heal
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    truth = ring_pattern((128, 128), seed=5) * 40
+    frame, _ = occlude(np.random.default_rng(3).poisson(truth).astype(np.int32))
+    excluded = np.zeros(frame.shape, bool)
+    excluded[:20, :20] = True
+    outcome = run_heal(frame, excluded, HealConfig.from_preset("fast", iterations=30), excluded=excluded)
+    result = outcome.result
+    assert np.isnan(result.healed[excluded]).all()
+    healed = result.missing & ~excluded
+    assert np.isfinite(result.healed[healed]).all() and (result.uncertainty[healed] > 0).all()
+    assert (result.uncertainty[excluded] == 0).all() and (result.uncertainty[~result.missing] == 0).all()
+    assert result.calibration["pixels"] > 100 and 0.4 < result.calibration["coverage_1"] < 0.9
+    share = outcome.profiles["healed_share"]["I_r"]
+    assert max(v for v in share if v is not None) <= 1
+    report = outcome.report()
+    assert report["pixels_excluded"] == excluded.sum() and report["calibration"] == result.calibration
