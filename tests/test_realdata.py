@@ -77,9 +77,7 @@ def test_symmetry_detection_names_the_frames_operations(shared_data, name, isotr
                  for op in found["operations"] if op["holds"]}
         assert named == {(k, None if a is None else a % 180) for k, a in holding}
     if center is not None:
-        # Liu et al.'s (388, 258) is 2.1 px from the frame's Friedel centre (386.0, 257.2), where the
-        # point mirror's squared log mismatch is a fifth of that at (388, 258): allow that much
-        assert np.hypot(found["center"][0] - center[0], found["center"][1] - center[1]) <= 2.2
+        assert np.hypot(found["center"][0] - center[0], found["center"][1] - center[1]) <= 2.0
 
 
 @pytest.mark.parametrize("name, rod_cols, rod_rows, lit", [
