@@ -261,14 +261,20 @@ def heal(
         torch.set_num_threads(threads or cpu_threads())
     problem = _Problem.build(image, missing, config)
     result = _fit(problem, config, device, progress, should_stop)
+    return _finish(np.asarray(image), result, config)
+
+
+def _finish(image: np.ndarray, result: HealResult, config: HealConfig) -> HealResult:
+    """The fit blended with the fills (``config.blend``), its uncertainty calibrated, and its
+    healed pixels drawn from Poisson (``config.fill``)."""
     if config.blend:
         from .blend import blend
 
-        result = blend(np.asarray(image), result)
+        result = blend(image, result)
     if result.calibration is None:  # not blended: the fit alone is calibrated
         from .uncertainty import calibrated
 
-        result = calibrated(np.asarray(image), result)
+        result = calibrated(image, result)
     return poisson_draw(result) if config.fill == "poisson" else result
 
 

@@ -108,35 +108,36 @@ class Bundles:
             header_path = self.uploads / record["upload_id"] / "header.json"
             header = json.loads(header_path.read_text()) if header_path.is_file() else None
             write_frame(folder / f"healed{source.suffix}", result.healed, description=config, header=header)
-        return self.update_job(
-            job_id,
-            state="done",
-            finished=time.time(),
-            result={
-                "iterations_run": result.iterations_run,
-                "elapsed_s": round(result.elapsed_s, 2),
-                "device": result.device,
-                "working_shape": list(result.working_shape),
-                "final_loss": result.loss_history[-1] if result.loss_history else None,
-                "pixels_healed": int(result.missing.sum()) - excluded_count,
-                "pixels_excluded": excluded_count,
-                "stopped": result.stopped,
-                "early_stopped": result.early_stopped,
-                "best_iteration": result.best_iteration,
-                "center": list(result.center) if result.center else None,
-                "symmetry": result.symmetry.to_dict() if result.symmetry else None,
-                "dtype": str(result.healed.dtype),
-                "history": fit_history(result),
-                "calibration": result.calibration,
-                "fill": result.config.fill,
-                "scores": {"dip": result.score, **(scores or {})},
-                **({"blend": result.blend} if result.blend else {}),
-                **({"note": note} if note else {}),
-                **({"frames": frames} if frames else {}),
-                **({"grid": grid} if grid else {}),
-            },
-            versions=software_versions(),
-        )
+        return self.update_job(job_id, state="done", finished=time.time(),
+                               result=_result_record(result, scores, note, frames, grid, excluded_count),
+                               versions=software_versions())
+
+
+def _result_record(result, scores, note, frames, grid, excluded_count: int) -> dict:
+    """The ``result`` of a finished job's record: what the pages show without reading files."""
+    return {
+        "iterations_run": result.iterations_run,
+        "elapsed_s": round(result.elapsed_s, 2),
+        "device": result.device,
+        "working_shape": list(result.working_shape),
+        "final_loss": result.loss_history[-1] if result.loss_history else None,
+        "pixels_healed": int(result.missing.sum()) - excluded_count,
+        "pixels_excluded": excluded_count,
+        "stopped": result.stopped,
+        "early_stopped": result.early_stopped,
+        "best_iteration": result.best_iteration,
+        "center": list(result.center) if result.center else None,
+        "symmetry": result.symmetry.to_dict() if result.symmetry else None,
+        "dtype": str(result.healed.dtype),
+        "history": fit_history(result),
+        "calibration": result.calibration,
+        "fill": result.config.fill,
+        "scores": {"dip": result.score, **(scores or {})},
+        **({"blend": result.blend} if result.blend else {}),
+        **({"note": note} if note else {}),
+        **({"frames": frames} if frames else {}),
+        **({"grid": grid} if grid else {}),
+    }
 
 
 #: Most points of a loss curve kept for a plot.
