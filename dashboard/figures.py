@@ -311,8 +311,8 @@ def add_healed_share(fig: go.Figure, x, share, col: int) -> None:
                              fillcolor="rgba(120, 120, 120, 0.18)", legendgroup="healed share",
                              showlegend=col == 1, hovertemplate="%{y:.0f} % healed<extra></extra>"),
                   row=1, col=col, secondary_y=True)
-    fig.update_yaxes(range=[0, 100], title="healed (%)" if col == 2 else None, showgrid=False, row=1, col=col,
-                     secondary_y=True)
+    fig.update_yaxes(range=[0, 100], tickmode="linear", tick0=0, dtick=25, title="healed (%)" if col == 2 else None,
+                     showgrid=False, row=1, col=col, secondary_y=True)
 
 
 def _error_band(x, y, sigma, color: str, name: str) -> list:

@@ -152,7 +152,7 @@ def result_view(store, job_id: str, record: dict) -> ResultView:
         curves, profile_fig, profile_style = {}, {}, HIDDEN
     check = curves.get("mirror_check")
     if check:
-        spread = np.median(uncertainty[mask]) if uncertainty.any() else 0.0
+        spread = np.median(uncertainty[uncertainty > 0]) if uncertainty.any() else 0.0  # healed pixels
         info.append(html.Div(f"Friedel check: {check['pixels']} healed pixels have a measured point mirror; "
                              f"they differ from it by {check['rms']:.3f} rms in log10(1 + I) "
                              f"(median uncertainty of healed pixels {spread:.3f})", id="mirror-check"))
