@@ -656,3 +656,34 @@ def test_the_before_after_view_tiles_the_zoomed_window_of_the_shown_side_at_full
     shown = {k for k, op in operations.items() if op["location"][-1] == "visible" and op["params"]["value"]}
     assert BEFORE_TILE in shown and COMPARE_MASK_TILE in shown and AFTER_TILE not in shown
     assert window == (900, 1101, 900, 1101)
+
+
+def test_a_colour_map_export_becomes_an_intensity_frame_with_its_colour_bar(tmp_path):
+    """The page says which colour map it found; with the colour bar's range and scale the
+    positions on the map become a new frame of intensities."""
+    import matplotlib
+    from PIL import Image
+
+    from dashboard.callbacks.frame import intensity_upload
+
+    values = np.tile(np.linspace(0, 1, 200), (120, 1))
+    rgb = (matplotlib.colormaps["jet"](values)[..., :3] * 255).round().astype(np.uint8)
+    Image.fromarray(np.pad(rgb, ((10, 10), (10, 10), (0, 0)), constant_values=255)).save(tmp_path / "fig.png")
+    store = Store(tmp_path / "data")
+    meta = store.save_upload("fig.png", (tmp_path / "fig.png").read_bytes())
+    assert meta["colormap"]["name"] == "jet" and "jet colour map" in meta["warnings"][0]
+    outcome = intensity_upload(store, meta, 1, 1e4, "log")
+    data = store.upload_frame(outcome.meta["upload_id"])
+    np.testing.assert_allclose(np.log10(data[60]), 4 * values[60], atol=0.02)  # 256 colours over 4 decades
+    assert "jet, 1 to 10000 log" in outcome.meta["name"]
+    assert "low < high" in intensity_upload(store, meta, 5, 1, "log").message
+    grey = store.save_upload("grey.npy", _npy_bytes(np.ones((64, 64))))
+    assert "known colour map" in intensity_upload(store, grey, 1, 10, "log").message
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from dash import Input, Output, State, html, no_update
 
 from dip_engine import FrameError
 
 from .. import ids
 from ..components.layout import refusal
-from ..uploads import STORE_FAILED, Upload, handle_upload
+from ..uploads import STORE_FAILED, Upload, handle_upload, stored
 
 #: Largest frame index the page asks for.
 MAX_FRAME = 10**6
@@ -46,9 +49,56 @@ def describe_frames(meta: dict) -> str:
     return f"frame {meta.get('frame', 0)} of {frames}{where}" if frames > 1 or where else ""
 
 
+def intensity_upload(store, meta: dict, low, high, scale) -> Upload:
+    """A new upload holding a colour-map picture's intensities, from its colour bar's range
+    and scale (the picture's upload stays as it was); its :class:`Upload`."""
+    import io
+
+    from dip_engine.colormaps import to_intensity
+
+    meta = store.upload_meta(meta["upload_id"])  # the server's record
+    if "colormap" not in meta:
+        return Upload(None, "The colour bar applies to a picture drawn with a known colour map; this frame is not one.")
+    if isinstance(low, bool) or isinstance(high, bool) or not all(isinstance(v, (int, float)) for v in (low, high)):
+        return Upload(None, "Give the colour bar's low and high ends as numbers.")
+    try:
+        data = to_intensity(store.upload_frame(meta["upload_id"]) / 1000, float(low), float(high), str(scale))
+    except ValueError as exc:
+        return Upload(None, f"Cannot map the colours: {exc}.")
+    buffer = io.BytesIO()
+    np.save(buffer, data.astype(np.float32))
+    name = f"{Path(meta['name']).stem} ({meta['colormap']['name']}, {low:g} to {high:g} {scale}).npy"
+    return stored(lambda: store.save_upload(name, buffer.getvalue()))
+
+
 def register(app, store, max_upload_mb: float) -> None:
     _register_uploads(app, store, max_upload_mb)
     _register_sets(app, store, max_upload_mb)
+    _register_colorbar(app, store)
+
+
+def _register_colorbar(app, store) -> None:
+    @app.callback(
+        Output(ids.FRAME_STORE, "data", allow_duplicate=True),
+        Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Output(ids.SOURCE_STORE, "data", allow_duplicate=True),
+        Output(ids.DATASET, "options", allow_duplicate=True),
+        Input(ids.COLORBAR_APPLY, "n_clicks"),
+        State(ids.FRAME_STORE, "data"),
+        State(ids.COLORBAR_LOW, "value"),
+        State(ids.COLORBAR_HIGH, "value"),
+        State(ids.COLORBAR_SCALE, "value"),
+        prevent_initial_call=True,
+    )
+    def on_colorbar(_n, meta, low, high, scale):
+        """A colour-map export's values to intensities, as a new frame."""
+        if not isinstance(meta, dict) or "upload_id" not in meta:
+            return no_update, html.Span("Load a frame first.", className="error"), no_update, no_update
+        try:
+            return shown(intensity_upload(store, meta, low, high, scale))
+        except KeyError:
+            return no_update, html.Span("The frame is no longer on the server; load it again.",
+                                        className="error"), no_update, no_update
 
 
 def _register_uploads(app, store, max_upload_mb: float) -> None:

@@ -68,6 +68,14 @@ def frame_controls() -> html.Div:
             dcc.Dropdown(id=ids.DATASET, options=[], placeholder="HDF5 dataset", className="dataset"),
             html.Button("Read", id=ids.READ_BUTTON, n_clicks=0),
         ], className="buttons"),
+        html.Details([
+            html.Summary("Colour bar of an exported picture (to read intensities)"),
+            html.Div([dcc.Input(id=ids.COLORBAR_LOW, type="number", placeholder="low", debounce=True),
+                      dcc.Input(id=ids.COLORBAR_HIGH, type="number", placeholder="high", debounce=True)],
+                     className="pair"),
+            dcc.Dropdown(id=ids.COLORBAR_SCALE, options=["log", "linear"], value="log", clearable=False),
+            html.Button("Map the colours to intensities", id=ids.COLORBAR_APPLY, n_clicks=0),
+        ], className="control"),
     )
 
 
