@@ -677,7 +677,7 @@ def test_a_colour_map_export_becomes_an_intensity_frame_with_its_colour_bar(tmp_
     np.testing.assert_allclose(np.log10(data[60]), 4 * values[60], atol=0.05)  # 8-bit colours over 4 decades
     assert "jet, 1 to 10000 log" in outcome.meta["name"]
     assert "low < high" in intensity_upload(store, meta, 5, 1, "log").message
-    grey = store.save_upload("grey.npy", _npy_bytes(np.ones((64, 64))))
+    grey = store.save_upload("grey.npy", _npy_bytes(np.arange(64 * 64.0).reshape(64, 64)))
     assert "known colour map" in intensity_upload(store, grey, 1, 10, "log").message
 
 
