@@ -20,7 +20,9 @@ is, for photon counts (integer frames), the exact Poisson floor of the hidden
 pixels (the variance of log10(1 + N), N ~ Poisson(mean), at the mean of each
 pixel's measured 5 x 5 neighbours; the delta-method floor, printed too, is
 0.184 instead of 0.221 at 2 counts a pixel, which alone leaves every healer
-an e of 0.12 on the sparse muscle frame) and, for other frames, the scatter
+an e of 0.12 on the sparse muscle frame), times the frame's measured noise
+over Poisson noise (robust pixel-to-pixel scatter of the frame over that of
+a Poisson draw at the same local means, at most 1) and, for other frames, the scatter
 of each hidden pixel about the mean of its four neighbours (robust: 1.4826
 MAD / sqrt(1.25)). Then the default's e over
 the best other method's e, its RMSE ratio, the network alone's e ratio, and
@@ -52,12 +54,35 @@ FRACTION = 0.04
 def floor_of(image, missing, hidden) -> tuple[float, str]:
     """(F, which floor) of the hidden pixels: for counts, the exact Poisson floor at each
     pixel's local mean (today's delta-method floor, printed beside it, is too low at a few
-    counts per pixel); else the scatter about the four neighbours."""
+    counts per pixel), times the frame's measured noise over Poisson noise
+    (:func:`noise_factor`); else the scatter about the four neighbours."""
     truth = np.asarray(image, np.float64)[hidden]
     if np.array_equal(truth, np.round(truth)):
         exact = poisson_floor_exact(local_means(image, ~missing, hidden))
-        return exact, f"Poisson (delta method {poisson_floor(truth):.4f}, exact)"
+        factor = noise_factor(image, ~missing)
+        return exact * factor, (f"Poisson x measured/Poisson noise {factor:.3f} (delta method "
+                                f"{poisson_floor(truth):.4f}, exact {exact:.4f})")
     return scatter_noise(np.asarray(image, np.float64), ~missing, hidden), "scatter"
+
+
+def noise_factor(image: np.ndarray, valid: np.ndarray, seed: int = 0) -> float:
+    """The frame's pixel-to-pixel noise over that of Poisson counts at the same local means,
+    at most 1.
+
+    Both are the robust scatter of log10(1 + I) about the mean of the four
+    neighbours (:func:`dip_engine.uncertainty.scatter_noise`): of the frame,
+    and of a Poisson draw around each pixel's 5 x 5 local mean. A detector
+    whose counts scatter less than Poisson gets a lower floor (GI2_A9, where
+    the Poisson floor came out above the best healer's RMSE); sharp
+    structure, which makes the frame's scatter look larger, never raises it.
+    """
+    means = local_means(image, valid, np.ones(valid.shape, bool)).reshape(valid.shape)
+    lam = np.clip(np.where(valid, np.nan_to_num(means), 0), 0, None)
+    drawn = np.random.default_rng(seed).poisson(lam).astype(np.float64)
+    frame, poisson = scatter_noise(np.asarray(image, np.float64), valid), scatter_noise(drawn, valid)
+    if frame <= 0 or poisson <= 0:  # mostly empty pixels: the robust scatter cannot tell
+        return 1.0
+    return float(min(1.0, frame / poisson))
 
 
 def above_floor(rmse: float, floor: float) -> float:
