@@ -165,8 +165,7 @@ class Uploads:
 
         image, stored, _ = self.load_upload(upload_id)
         spec.check(image.shape)
-        user = self.user_mask(upload_id)
-        base = stored if user is None else (user if stored is None else stored | user)
+        base = self._base_mask(upload_id, stored)
         auto, params = None, {}
         if spec.auto:
             cached = self.auto_mask(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast,
@@ -184,9 +183,12 @@ class Uploads:
         from dip_engine.masks import build_exclusion
 
         image, stored, _ = self.load_upload(upload_id)
+        return build_exclusion(image, spec, mask, self._base_mask(upload_id, stored))
+
+    def _base_mask(self, upload_id: str, stored: np.ndarray | None) -> np.ndarray | None:
+        """The frame's own mask united with the user's mask file, or None without either."""
         user = self.user_mask(upload_id)
-        base = stored if user is None else (user if stored is None else stored | user)
-        return build_exclusion(image, spec, mask, base)
+        return stored if user is None else (user if stored is None else stored | user)
 
     def upload_frame(self, upload_id: str, frame: int | None = None) -> np.ndarray:
         """Frame ``frame`` of an upload's file (None: the frame the page shows)."""
