@@ -345,26 +345,33 @@ def profiles(
     everywhere = np.ones(missing.shape, bool) if excluded is None else ~np.asarray(excluded, bool)
     polar = polar_coordinates(missing.shape, center)
     lo, hi = np.percentile(polar[0][missing], [25, 75]) if missing.any() else (0.0, float(polar[0].max()))
+    out = {"chi_range": [float(lo), float(hi)], "methods": {}}
+    for name, (values, valid) in _profiled_frames(image, healed, missing, fills, everywhere).items():
+        radius, i_r = radial_profile(values, valid, center, polar=polar)
+        chi, i_chi = azimuthal_profile(values, valid, center, lo, hi, polar=polar)
+        out["radius"], out["chi"] = radius.tolist(), chi.tolist()
+        out["methods"][name] = {"I_r": _clean(i_r), "I_chi": _clean(i_chi)}
+    share = (missing & everywhere).astype(np.float64)  # the mean of 0/1 over each bin: the share healed
+    out["healed_share"] = {"I_r": _clean(radial_profile(share, everywhere, center, polar=polar)[1]),
+                           "I_chi": _clean(azimuthal_profile(share, everywhere, center, lo, hi, polar=polar)[1])}
+    return out
+
+
+def _clean(values) -> list:
+    """A profile as a JSON list, None for NaN."""
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def _profiled_frames(image, healed, missing, fills: dict, everywhere) -> dict:
+    """name -> (frame in counts, pixels to average) for :func:`profiles`: the original over
+    its valid pixels, the healed frame and each fill over ``everywhere``."""
     counts = np.asarray(image, np.float64)
     frames = {"original": (counts, ~missing), "healed": (np.asarray(healed, np.float64), everywhere)}
     for name, values in fills.items():
         frame = counts.copy()
         frame[missing] = values
         frames[name] = (frame, everywhere)
-
-    def clean(a):
-        return [None if not np.isfinite(v) else float(v) for v in a]
-
-    out = {"chi_range": [float(lo), float(hi)], "methods": {}}
-    for name, (values, valid) in frames.items():
-        radius, i_r = radial_profile(values, valid, center, polar=polar)
-        chi, i_chi = azimuthal_profile(values, valid, center, lo, hi, polar=polar)
-        out["radius"], out["chi"] = radius.tolist(), chi.tolist()
-        out["methods"][name] = {"I_r": clean(i_r), "I_chi": clean(i_chi)}
-    share = (missing & everywhere).astype(np.float64)  # the mean of 0/1 over each bin: the share healed
-    out["healed_share"] = {"I_r": clean(radial_profile(share, everywhere, center, polar=polar)[1]),
-                           "I_chi": clean(azimuthal_profile(share, everywhere, center, lo, hi, polar=polar)[1])}
-    return out
+    return frames
 
 
 def mirror_check(image: np.ndarray, healed: np.ndarray, missing: np.ndarray,
