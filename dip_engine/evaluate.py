@@ -41,17 +41,9 @@ def poisson_floor_exact(means: np.ndarray) -> float:
     counts: 0.184 instead of 0.221 at a mean of 2), averaged over the pixels.
     Means above 200 counts take the delta method, exact there to 0.1 %.
     """
-    from scipy import stats
+    from .uncertainty import exact_poisson_log_variance
 
-    lam = np.clip(np.asarray(means, np.float64).ravel(), 0, None)
-    var = lam / ((1 + lam) * np.log(10)) ** 2
-    low = lam <= 200
-    if low.any():
-        k = np.arange(0, int(200 + 12 * np.sqrt(200) + 10))
-        pmf = stats.poisson.pmf(k[None, :], lam[low][:, None])
-        f = np.log10(1 + k)[None, :]
-        mean = (pmf * f).sum(1)
-        var[low] = np.clip((pmf * f * f).sum(1) - mean ** 2, 0, None)
+    var = exact_poisson_log_variance(np.asarray(means, np.float64).ravel())
     return float(np.sqrt(var.mean())) if var.size else 0.0
 
 
