@@ -311,7 +311,7 @@ def radial_points(shape: tuple[int, int]) -> int:
 
 
 def curve(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str = "q_nm^-1",
-          npt: int | None = None) -> dict:
+          npt: int | None = None, x_range: tuple[float, float] | None = None) -> dict:
     """I(q) (or I(2θ)) of a frame by pyFAI's ``integrate1d``, with Poisson error bars.
 
     Parameters
@@ -322,6 +322,7 @@ def curve(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str
     config : geometry dict (:func:`load_geometry`)
     unit : a key of :data:`UNITS`
     npt : bins (default :func:`radial_points`)
+    x_range : :func:`frame_range` of the frame, when the caller has it already
 
     Returns
     -------
@@ -332,7 +333,7 @@ def curve(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str
     """
     _check_unit(unit)
     npt = npt or radial_points(image.shape)
-    x_range = frame_range(config, image.shape, unit)
+    x_range = x_range or frame_range(config, image.shape, unit)
     x, intensity, sigma, count = forksafe.call(_integrate1d, _float32(image), _mask(invalid), config, unit, npt,
                                                x_range)
     empty = count <= 0
@@ -384,14 +385,15 @@ def _integrate_chi(data, mask, config, unit, x_range, npt):
 
 
 def cake(image: np.ndarray, invalid: np.ndarray | None, config: dict, unit: str = "q_nm^-1",
-         npt_rad: int = 500, npt_azim: int = 360) -> dict:
-    """pyFAI's ``integrate2d`` cake: mean counts on (chi, q) bins.
+         npt_rad: int = 500, npt_azim: int = 360, x_range: tuple[float, float] | None = None) -> dict:
+    """pyFAI's ``integrate2d`` cake: mean counts on (chi, q) bins over ``x_range`` (default:
+    :func:`frame_range`).
 
     Returns ``{"unit", "x": (npt_rad,) radial, "chi": (npt_azim,) degrees,
     "I": (npt_azim, npt_rad) float32 array, NaN in bins with no pixel}``.
     """
     _check_unit(unit)
-    x_range = frame_range(config, image.shape, unit)
+    x_range = x_range or frame_range(config, image.shape, unit)
     x, chi, intensity = forksafe.call(_integrate2d, _float32(image), _mask(invalid), config, unit, npt_rad, npt_azim,
                                       x_range)
     return {"unit": unit, "x": x, "chi": chi, "I": intensity}

@@ -229,15 +229,16 @@ def integrate(image: np.ndarray, missing: np.ndarray, healed: np.ndarray, geomet
     unit = config.unit
     excluded = None if excluded is None or not np.any(excluded) else np.asarray(excluded, bool)
     share = (missing & ~excluded if excluded is not None else missing).astype(np.float64)  # the share healed
-    iq = {"original": azimuthal.curve(image, missing, geometry, unit),
-          "healed": azimuthal.curve(healed, excluded, geometry, unit),
-          "healed_share": azimuthal.curve(share, excluded, geometry, unit)}
+    bins = azimuthal.frame_range(geometry, np.shape(image), unit)  # one set of bins for every curve and cake
+    iq = {"original": azimuthal.curve(image, missing, geometry, unit, x_range=bins),
+          "healed": azimuthal.curve(healed, excluded, geometry, unit, x_range=bins),
+          "healed_share": azimuthal.curve(share, excluded, geometry, unit, x_range=bins)}
     x_range = config.chi_range or strongest_ring(iq["original"])
     chi = {"original": azimuthal.chi_curve(image, missing, geometry, x_range, unit),
            "healed": azimuthal.chi_curve(healed, excluded, geometry, x_range, unit),
            "healed_share": azimuthal.chi_curve(share, excluded, geometry, x_range, unit)}
-    cakes = {"original": azimuthal.cake(image, missing, geometry, unit),
-             "healed": azimuthal.cake(healed, excluded, geometry, unit)}
+    cakes = {"original": azimuthal.cake(image, missing, geometry, unit, x_range=bins),
+             "healed": azimuthal.cake(healed, excluded, geometry, unit, x_range=bins)}
     return {"geometry": geometry,
             "iq": {"unit": unit, "x": iq["original"]["x"], **iq},
             "chi": {"x": chi["original"]["x"], "range": list(x_range), "range_unit": unit, **chi},

@@ -83,8 +83,9 @@ def ring_traces(image: np.ndarray, geometry: dict) -> tuple[list, list, list]:
     from dip_engine.masks import flag_mask
 
     unit = "q_nm^-1"
-    peaks = azimuthal.peak_positions(azimuthal.curve(image, flag_mask(image), geometry, unit))
     values = azimuthal.unit_map(geometry, image.shape, unit)
+    bins = (float(values.min()), float(values.max()))  # azimuthal.frame_range of this map
+    peaks = azimuthal.peak_positions(azimuthal.curve(image, flag_mask(image), geometry, unit, x_range=bins))
     stride = max(1, display_stride(image.shape) // 2)
     xs, ys, text = [], [], []
     for level in peaks:
