@@ -43,7 +43,7 @@ from dip_engine import HealConfig
 from dip_engine.baselines import FILLS
 from dip_engine.evaluate import gap_copies, local_means, log_rmse, occlusions, poisson_floor, poisson_floor_exact
 from dip_engine.fit import heal
-from dip_engine.intensity import paste
+from dip_engine.intensity import log10_counts, paste
 from dip_engine.symmetry import detect_symmetry
 from dip_engine.uncertainty import scatter_noise
 
@@ -130,8 +130,7 @@ def run_set(name, image, missing, kind, preset) -> dict:
 def coverage(result, truth: np.ndarray, hidden: np.ndarray) -> tuple[float, float]:
     """Share of the hidden pixels whose healed value lies within 1 and within 2 of its
     predictive sigma (``uncertainty``) of what was measured, in log10(1 + I)."""
-    error = np.abs(np.log10(1 + np.clip(np.asarray(result.healed, np.float64)[hidden], 0, None))
-                   - np.log10(1 + np.clip(truth, 0, None)))
+    error = np.abs(log10_counts(np.asarray(result.healed)[hidden]) - log10_counts(truth))
     sigma = np.asarray(result.uncertainty, np.float64)[hidden]
     return float(np.mean(error <= sigma)), float(np.mean(error <= 2 * sigma))
 

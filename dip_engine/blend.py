@@ -21,12 +21,8 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from .baselines import FILLS  # blended with the fit, in weight order after it
-from .intensity import paste
+from .intensity import log10_counts, paste
 from .uncertainty import calibrated
-
-
-def _log(counts: np.ndarray) -> np.ndarray:
-    return np.log10(1 + np.clip(np.asarray(counts, np.float64), 0, None))
 
 
 def weights(predictions: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -68,16 +64,16 @@ def blend(image: np.ndarray, result):
     if result.symmetry is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
         return result
     shown = missing | hidden
-    predictions = np.stack([_log(result.hidden_prediction)]
-                           + [_log(fill(image, shown, result.symmetry)[hidden]) for fill in FILLS.values()], 1)
-    truth = _log(np.asarray(image)[hidden])
+    predictions = np.stack([log10_counts(result.hidden_prediction)]
+                           + [log10_counts(fill(image, shown, result.symmetry)[hidden]) for fill in FILLS.values()], 1)
+    truth = log10_counts(np.asarray(image)[hidden])
     singles = np.sqrt(np.mean((predictions - truth[:, None]) ** 2, axis=0))
     w = weights(predictions, truth)
     score = cross_fitted_rmse(predictions, truth, ndimage.label(hidden)[0][hidden])
     if singles.min() < score:
         w, score = np.eye(len(singles))[int(np.argmin(singles))], float(singles.min())
     fills = {name: fill(image, missing, result.symmetry)[missing] for name, fill in FILLS.items()}
-    healers = np.stack([_log(result.healed[missing])] + [_log(values) for values in fills.values()], 1)
+    healers = np.stack([log10_counts(result.healed[missing])] + [log10_counts(values) for values in fills.values()], 1)
     counts = np.zeros(np.shape(image))
     counts[missing] = 10 ** (healers @ w) - 1
     healed = paste(image, missing, counts).astype(result.healed.dtype, copy=False)

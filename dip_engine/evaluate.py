@@ -17,9 +17,9 @@ from skimage import draw
 
 def log_rmse(predicted: np.ndarray, truth: np.ndarray) -> float:
     """RMSE of log10(1 + I) between two sets of counts."""
-    p = np.log10(1 + np.clip(np.asarray(predicted, np.float64), 0, None))
-    t = np.log10(1 + np.clip(np.asarray(truth, np.float64), 0, None))
-    return float(np.sqrt(np.mean((p - t) ** 2)))
+    from .intensity import log10_counts
+
+    return float(np.sqrt(np.mean((log10_counts(predicted) - log10_counts(truth)) ** 2)))
 
 
 def poisson_floor(counts: np.ndarray) -> float:

@@ -10,6 +10,11 @@ def log_counts(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid, np.log1p(np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None)), 0.0)
 
 
+def log10_counts(counts: np.ndarray) -> np.ndarray:
+    """log10(1 + I), negatives clipped to 0, float64: the scale scores and uncertainties are in."""
+    return np.log10(1 + np.clip(np.asarray(counts, np.float64), 0, None))
+
+
 def output_dtype(values: np.ndarray) -> type:
     """float32 when it holds every value exactly (counts up to 2**24), else float64."""
     values = np.asarray(values)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .intensity import log10_counts
+
 #: The share of a normal distribution within 1 and within 2 standard deviations.
 WITHIN_1, WITHIN_2 = 0.6827, 0.9545
 #: Candidate scales ``a`` and floors ``c`` (log10 units squared) of the calibration.
@@ -183,8 +185,8 @@ def calibrated(image: np.ndarray, result, hidden_logs: np.ndarray | None = None,
 
     hidden, missing = result.hidden, result.missing
     if hidden_logs is None:
-        hidden_logs = np.log10(1 + np.clip(result.hidden_prediction, 0, None))[:, None]
-        missing_logs = np.log10(1 + np.clip(np.asarray(result.healed, np.float64)[missing], 0, None))[:, None]
+        hidden_logs = log10_counts(result.hidden_prediction)[:, None]
+        missing_logs = log10_counts(np.asarray(result.healed)[missing])[:, None]
         weights = np.ones(1)
     valid = ~missing
     values = np.asarray(image, np.float64)[valid]
@@ -193,7 +195,7 @@ def calibrated(image: np.ndarray, result, hidden_logs: np.ndarray | None = None,
     cal = Calibration()
     if hidden.any() and result.hidden_spread.size == hidden.sum() and hidden_logs.shape[0] == hidden.sum():
         predicted = hidden_logs @ weights
-        truth = np.log10(1 + np.clip(np.asarray(image, np.float64)[hidden], 0, None))
+        truth = log10_counts(np.asarray(image)[hidden])
         model = result.hidden_spread ** 2 + disagreement(hidden_logs, weights)
         noise = noise_variance(10 ** predicted - 1, counts, scatter)
         cal = calibrate(predicted - truth, model, noise, ndimage.label(hidden)[0][hidden])
