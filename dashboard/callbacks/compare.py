@@ -4,22 +4,11 @@ page and the review page share it (their ``compare-job`` store names the job).""
 
 from __future__ import annotations
 
-import numpy as np
 from dash import Input, Output, Patch, State, ctx, no_update
 
 from .. import ids
-from ..components.result import HIDDEN, SHOWN
+from ..components.result import HIDDEN, SHOWN, job_pictures
 from ..figures import compare_figure, compare_tiles, compare_visibility, view_window
-
-
-def job_pictures(store, job_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(original, mask, healed) of a job, from its bundle (KeyError when gone)."""
-    import tifffile
-
-    record = store.job(job_id)
-    original, _, _ = store.load_upload(record["upload_id"])
-    healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
-    return np.asarray(original), store.job_mask(job_id), healed
 
 
 def register(app, store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 from dash import dcc, html
 
 from .. import ids
@@ -104,8 +105,6 @@ def scattering_views(store, job_id: str) -> tuple:
     """(I(q) and I(chi) figure, its style, cake figure, its style) of a job with a geometry."""
     import json
 
-    import numpy as np
-
     try:
         integrated = json.loads(store.job_file(job_id, "integrated.json").read_text())
         with np.load(store.job_file(job_id, "cake.npz")) as cake:
@@ -115,17 +114,24 @@ def scattering_views(store, job_id: str) -> tuple:
     return scattering_figure(integrated), SHOWN, cake_fig, SHOWN
 
 
+def job_pictures(store, job_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(original, mask, healed) of a job, from its bundle (KeyError when gone)."""
+    import tifffile
+
+    record = store.job(job_id)
+    original, _, _ = store.load_upload(record["upload_id"])
+    healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
+    return np.asarray(original), store.job_mask(job_id), healed
+
+
 def result_view(store, job_id: str, record: dict) -> ResultView:
     """Every view of a finished job (:class:`ResultView`)."""
     import json
 
-    import numpy as np
     import tifffile
 
-    image, _, _ = store.load_upload(record["upload_id"])
-    healed = tifffile.imread(store.job_file(job_id, "healed.tif"))
+    image, mask, healed = job_pictures(store, job_id)
     uncertainty = tifffile.imread(store.job_file(job_id, "uncertainty.tif"))
-    mask = store.job_mask(job_id)
     fig = result_figure(image, mask, healed, uncertainty)
     r = record["result"]
     excluded = f" ({r['pixels_excluded']} more excluded: no data, left NaN)" if r.get("pixels_excluded") else ""
