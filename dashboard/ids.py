@@ -69,6 +69,8 @@ SYMMETRY_ANGLE = "symmetry-angle"
 #: The frame's pyFAI geometry: {"geometry": dict (dip_engine.azimuthal.load_geometry), "source": str}
 GEOMETRY_STORE = "geometry-store"
 GEOMETRY_UPLOAD = "geometry-upload"
+#: Which frame and geometry the rings on the frame were drawn for: {upload_id, geometry}
+RINGS_DRAWN = "rings-drawn"
 GEOMETRY_MESSAGE = "geometry-message"
 GEOMETRY_INFO = "geometry-info"
 GEOMETRY_FLIP = "geometry-flip"

@@ -169,29 +169,41 @@ def _register_views(app, store) -> None:
         Output(ids.GEOMETRY_INFO, "children"),
         Output(ids.GEOMETRY_FLIP, "style"),
         Output(ids.GEOMETRY_FLIP, "children"),
-        Output(ids.GRAPH, "figure", allow_duplicate=True),
         Input(ids.GEOMETRY_STORE, "data"),
         Input(ids.SYMMETRY_STORE, "data"),
-        Input(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
-    def on_geometry_shown(entry, measured, view):
-        """The geometry in words, its centre check, and its rings drawn on the frame."""
+    def on_geometry_shown(entry, measured):
+        """The geometry in words and its centre check (with the flip it offers)."""
         try:
-            lines, flip_style, flip_label = describe_geometry(entry, measured)
+            return describe_geometry(entry, measured)
         except (KeyError, TypeError, ValueError):
-            return "The geometry is malformed; load it again.", HIDDEN, "", no_update
-        if ctx.triggered_id == ids.VIEW and not entry:
-            return lines, flip_style, flip_label, no_update
-        patch = Patch()
+            return "The geometry is malformed; load it again.", HIDDEN, ""
+
+    @app.callback(
+        Output(ids.GRAPH, "figure", allow_duplicate=True),
+        Output(ids.RINGS_DRAWN, "data"),
+        Input(ids.GEOMETRY_STORE, "data"),
+        Input(ids.VIEW, "data"),
+        State(ids.RINGS_DRAWN, "data"),
+        prevent_initial_call=True,
+    )
+    def on_rings(entry, view, drawn):
+        """The rings of the geometry drawn on the frame: for a new geometry or a new frame's
+        figure, not again for a zoom of the same one."""
+        if not view or not view.get("upload_id"):
+            return no_update, no_update
+        geometry = entry.get("geometry") if isinstance(entry, dict) else None
+        now = {"upload_id": view["upload_id"], "geometry": geometry}
+        if now == drawn:
+            return no_update, no_update
         xs, ys, text = [], [], []
-        if entry and view and view.get("upload_id"):
+        if geometry:
             try:
                 image, _, _ = store.load_upload(view["upload_id"])
-                xs, ys, text = ring_traces(image, entry["geometry"])
+                xs, ys, text = ring_traces(image, geometry)
             except (KeyError, ValueError):
                 pass  # the geometry line says what is wrong; no rings drawn
-        if not view:
-            return lines, flip_style, flip_label, no_update
+        patch = Patch()
         patch["data"][RINGS_TRACE].update(x=xs, y=ys, text=text)
-        return lines, flip_style, flip_label, patch
+        return patch, now

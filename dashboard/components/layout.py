@@ -283,6 +283,7 @@ def heal_page(initial_frame: dict | None) -> html.Main:
         dcc.Store(id=ids.MASK_STATE),
         dcc.Store(id=ids.SYMMETRY_STORE),
         dcc.Store(id=ids.GEOMETRY_STORE),
+        dcc.Store(id=ids.RINGS_DRAWN),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.CURRENT_JOB),
         dcc.Store(id=ids.LAST_JOB),
