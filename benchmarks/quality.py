@@ -43,7 +43,7 @@ from dip_engine import HealConfig
 from dip_engine.baselines import FILLS
 from dip_engine.evaluate import gap_copies, local_means, log_rmse, occlusions, poisson_floor, poisson_floor_exact
 from dip_engine.fit import heal
-from dip_engine.intensity import log10_counts, paste
+from dip_engine.intensity import log10_counts, paste, whole_counts
 from dip_engine.symmetry import detect_symmetry
 from dip_engine.uncertainty import scatter_noise
 
@@ -62,7 +62,7 @@ def floor_of(image, missing, hidden, best_rmse: float) -> tuple[float, str]:
     frame's measured noise over Poisson noise (:func:`noise_factor`).
     """
     truth = np.asarray(image, np.float64)[hidden]
-    if not np.array_equal(truth, np.round(truth)):
+    if not whole_counts(truth):
         return scatter_noise(np.asarray(image, np.float64), ~missing, hidden), "scatter"
     exact = poisson_floor_exact(local_means(image, ~missing, hidden))
     text = f"Poisson (delta method {poisson_floor(truth):.4f}, exact)"

@@ -14,11 +14,11 @@ from typing import Callable
 import numpy as np
 from skimage import draw
 
+from .intensity import log10_counts, whole_counts
+
 
 def log_rmse(predicted: np.ndarray, truth: np.ndarray) -> float:
     """RMSE of log10(1 + I) between two sets of counts."""
-    from .intensity import log10_counts
-
     return float(np.sqrt(np.mean((log10_counts(predicted) - log10_counts(truth)) ** 2)))
 
 
@@ -287,7 +287,7 @@ def classical_scores(
     known = known or {}
     scores = {name: known[name] if name in known else log_rmse(fill(image, missing | hidden, symmetry)[hidden], truth)
               for name, fill in fills.items()}
-    if np.array_equal(truth, np.round(truth)):  # the floor is meaningful for raw counts only
+    if whole_counts(truth):  # the floor is meaningful for raw counts only
         scores["poisson_floor"] = poisson_floor(truth)
     return scores
 

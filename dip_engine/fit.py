@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from .config import FitProgress, HealConfig
 from .evaluate import holdout_pixels
 from .geometry import polar_model
-from .intensity import log_counts, paste
+from .intensity import log_counts, paste, whole_counts
 from .masks import flag_mask
 from .network import make_input, skip
 from .symmetry import Symmetry, detect_symmetry, fold, symmetric_model
@@ -250,7 +250,7 @@ def heal(
         raise ValueError(f"the frame is {image.shape[0]} x {image.shape[1]} pixels; healing needs at least "
                          f"{MIN_SIDE} pixels along each side")
     missing = missing_pixels(image, mask)
-    if config.fill == "poisson" and not is_counts(image, missing):
+    if config.fill == "poisson" and not whole_counts(np.asarray(image)[~missing]):
         raise ValueError("a Poisson-draw fill needs a frame of whole counts; this one holds fractions")
     if missing.all():
         raise ValueError("every pixel is masked: there is nothing to fit the healing to")
@@ -276,12 +276,6 @@ def _finish(image: np.ndarray, result: HealResult, config: HealConfig) -> HealRe
 
         result = calibrated(image, result)
     return poisson_draw(result) if config.fill == "poisson" else result
-
-
-def is_counts(image: np.ndarray, missing: np.ndarray) -> bool:
-    """Whether the frame's valid pixels all hold whole numbers (photon counts)."""
-    values = np.asarray(image)[~missing]
-    return values.dtype.kind in "iu" or bool(np.array_equal(values, np.round(values)))
 
 
 def poisson_draw(result: HealResult) -> HealResult:

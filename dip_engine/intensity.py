@@ -15,6 +15,12 @@ def log10_counts(counts: np.ndarray) -> np.ndarray:
     return np.log10(1 + np.clip(np.asarray(counts, np.float64), 0, None))
 
 
+def whole_counts(values: np.ndarray) -> bool:
+    """Whether values are whole numbers (photon counts, where Poisson statistics apply)."""
+    values = np.asarray(values)
+    return values.dtype.kind in "iu" or bool(np.array_equal(values, np.round(values)))
+
+
 def output_dtype(values: np.ndarray) -> type:
     """float32 when it holds every value exactly (counts up to 2**24), else float64."""
     values = np.asarray(values)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .intensity import log10_counts
+from .intensity import log10_counts, whole_counts
 
 #: The share of a normal distribution within 1 and within 2 standard deviations.
 WITHIN_1, WITHIN_2 = 0.6827, 0.9545
@@ -190,7 +190,7 @@ def calibrated(image: np.ndarray, result, hidden_logs: np.ndarray | None = None,
         weights = np.ones(1)
     valid = ~missing
     values = np.asarray(image, np.float64)[valid]
-    counts = bool(np.array_equal(values, np.round(values)))
+    counts = whole_counts(values)
     scatter = 0.0 if counts else scatter_noise(np.asarray(image, np.float64), valid)
     cal = Calibration()
     if hidden.any() and result.hidden_spread.size == hidden.sum() and hidden_logs.shape[0] == hidden.sum():
