@@ -270,9 +270,10 @@ def centre_check(config: dict, measured: tuple[float, float], tolerance_px: floa
     Returns ``{"geometry": (row, col), "measured": (row, col), "distance_px",
     "flip": None or the flip ('up-down', 'left-right', 'both') that brings it
     within ``tolerance_px`` when the unflipped one is not, "agrees": bool,
+    "sentence": None or one sentence for the page}``.
+
     The tolerance allows for a tilted detector, whose ring centre is not the
     beam centre (2 px on the CeO2 Pilatus 1M frame).
-    "sentence": None or one sentence for the page}``.
     """
     centre = beam_center(config)
     off = math.dist(centre, measured)
