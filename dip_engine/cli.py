@@ -20,7 +20,7 @@ import numpy as np
 from .azimuthal import UNITS
 from .config import DEFAULT_PRESET, PRESETS, HealConfig
 from .geometry import check_center
-from .masks import DEFAULT_CONTRAST, DEFAULT_SIGMA, RING_UNITS
+from .masks import DEFAULT_CONTRAST, DEFAULT_EXCLUDE, DEFAULT_SIGMA, RING_UNITS
 from .io import (DEFAULT_MAX_PIXELS, apply_colorbar, MASK_SUFFIXES, WRITABLE_SUFFIXES, FrameError, read_frame, read_mask,
                  write_frame, write_mask)
 
@@ -71,10 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST,
                    help="how many times darker than its ring a shadowed pixel is (--auto)")
     m.add_argument("--grow", type=int, default=0, help="grow (or with < 0 shrink) the mask by N pixels")
-    m.add_argument("--exclude", default="outside",
+    m.add_argument("--exclude", default=",".join(DEFAULT_EXCLUDE),
                    help="parts with no physical data, written as 2 (excluded: not healed, NaN or -1 in outputs) "
                         "instead of 1: a comma list of outside (the area outside the detector window, large masked "
-                        "regions joined to the border), file (--mask), rings; 'none' for none (default: outside)")
+                        "regions joined to the border), a part of the auto mask (horizon: below a GISAXS sample "
+                        "horizon; shadows: zero-count shadows joined to the border; beamstop_and_arm, gaps, flags, "
+                        "outliers), file (--mask), rings; 'none' for none "
+                        f"(default: {','.join(DEFAULT_EXCLUDE)})")
     m.add_argument("--ring", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="also mask a ring range (repeatable), in --unit around the beam centre")
     m.add_argument("--unit", default="px", choices=("px", *RING_UNITS),
@@ -363,15 +366,18 @@ def _mask(args) -> int:
     spec = masks.MaskSpec(auto=args.auto, sigma=args.sigma, contrast=args.contrast, grow=args.grow,
                           geometry=geometry).check(frame.data.shape)
     if args.auto:
-        mask, params = masks.auto_mask(frame.data, sigma=args.sigma, contrast=args.contrast, detector=spec.detector)
+        parts, params = masks.auto_mask_report(frame.data, sigma=args.sigma, contrast=args.contrast,
+                                               detector=spec.detector)
+        mask = masks.combine(frame.data.shape, *parts.values())
         _warn_centre(args, geometry, params["center"])
     else:
-        mask, params = masks.flag_mask(frame.data), {}
+        parts, params = {}, {}
+        mask = masks.flag_mask(frame.data)
     mask = masks.grow(masks.combine(mask.shape, mask, base), args.grow)
     rings = [_ring(frame.data, low, high, args, params, geometry) for low, high in args.ring or []]
     for ring in rings:
         mask |= ring
-    excluded = _excluded(args.exclude, mask, base, rings)
+    excluded = _excluded(args.exclude, mask, base, rings, parts)
     write_mask(out, mask.astype(np.uint8) + excluded)
     info = masks.summary(mask)
     print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
@@ -380,17 +386,21 @@ def _mask(args) -> int:
     return 0
 
 
-def _excluded(parts: str, mask, base, rings: list) -> "np.ndarray":
-    """The pixels of ``mask`` that ``xray-heal mask --exclude`` names (no physical data)."""
+def _excluded(names: str, mask, base, rings: list, auto_parts: dict) -> "np.ndarray":
+    """The pixels of ``mask`` that ``xray-heal mask --exclude`` names (no physical data);
+    ``auto_parts``: the auto mask's parts ({} without --auto)."""
     from . import masks
 
-    names = {p.strip() for p in parts.split(",") if p.strip()} - {"none"}
-    if names - {"outside", "file", "rings"}:
-        raise ValueError(f"--exclude takes outside, file, rings or none, not {parts!r}")
-    excluded = masks.outside_mask(mask) if "outside" in names else np.zeros(mask.shape, bool)
-    if "file" in names and base is not None:
+    chosen = {p.strip() for p in names.split(",") if p.strip()} - {"none"}
+    allowed = [name for name in masks.EXCLUDABLE if name != "drawn"]
+    if chosen - set(allowed):
+        raise ValueError(f"--exclude takes a comma list of {', '.join(allowed)}, or none, not {names!r}")
+    excluded = masks.outside_mask(mask) if "outside" in chosen else np.zeros(mask.shape, bool)
+    for name in chosen & set(auto_parts):
+        excluded |= auto_parts[name]
+    if "file" in chosen and base is not None:
         excluded |= base
-    for ring in rings if "rings" in names else []:
+    for ring in rings if "rings" in chosen else []:
         excluded |= ring
     return excluded & mask
 

@@ -34,7 +34,6 @@ import numpy as np
 from scipy import fft, ndimage
 
 from .geometry import block_log, estimate_center
-from .intensity import log_counts
 
 #: Longest side (pixels) of the block-averaged frame the search runs on.
 SEARCH_SIDE = 256
@@ -560,9 +559,15 @@ def _beam_on_axis(f, v, angle: float, point, near):
 
 
 def _refine_beam(image, valid, center, angle: float, reach: int):
-    """The beam along a mirror axis at full resolution: the brightest 1-pixel step of the
-    axis within ``reach`` pixels of ``center``, each step the mean log count of the valid
-    pixels within ``reach`` of the axis (the beam's halo on both sides of a rod)."""
+    """The beam along a mirror axis at full resolution, within ``reach`` pixels of ``center``.
+
+    Each 1-pixel step along the axis gets the mean counts of the valid pixels
+    within ``reach`` of the axis (the beam's halo on both sides of a rod); the
+    beam is the counts-weighted centroid of the run of steps above half the
+    brightest one (its full width at half maximum). A beam cut on one side
+    (by the sample's edge) or with two bright rows keeps its middle, where the
+    brightest step alone would pick one edge of its plateau.
+    """
     t = np.deg2rad(angle)
     ur, uc = -np.sin(t), np.cos(t)
     r0, c0 = int(round(center[0])), int(round(center[1]))
@@ -576,9 +581,16 @@ def _refine_beam(image, valid, center, angle: float, reach: int):
     if use.sum() < 4:
         return center
     step = np.rint(along[use]).astype(np.int64) + reach
-    y = log_counts(image[box], valid[box])[use]
+    counts = np.clip(np.asarray(image[box], np.float64)[use], 0, None)
     n = np.bincount(step, minlength=2 * reach + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        level = np.where(n > 0, np.bincount(step, weights=y, minlength=2 * reach + 1) / n, -np.inf)
-    best = int(np.argmax(level)) - reach
-    return center[0] + best * ur, center[1] + best * uc
+        level = np.where(n > 0, np.bincount(step, weights=counts, minlength=2 * reach + 1) / n, 0.0)
+    best = int(np.argmax(level))
+    if level[best] <= 0:
+        return center
+    bright = level >= level[best] / 2
+    lo = best - int(np.argmin(bright[best::-1])) + 1 if not bright[:best + 1].all() else 0
+    hi = best + int(np.argmin(bright[best:])) if not bright[best:].all() else len(level)
+    s = np.arange(lo, hi)
+    offset = float((s * level[lo:hi]).sum() / level[lo:hi].sum()) - reach
+    return center[0] + offset * ur, center[1] + offset * uc

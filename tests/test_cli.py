@@ -74,6 +74,19 @@ def test_mask_command_writes_an_auto_mask(tmp_path, small_tiff, capsys):
     assert mask[flagged < 0].all() and mask.mean() < 0.5
 
 
+def test_mask_command_excludes_the_named_parts_of_the_auto_mask(tmp_path, small_tiff, capsys):
+    from dip_engine.masks import auto_mask_report
+
+    path, image, _ = small_tiff
+    out = tmp_path / "mask.npy"
+    assert main(["mask", str(path), "-o", str(out), "--auto", "--exclude", "beamstop_and_arm"]) == 0
+    labels = np.load(out)
+    parts, _ = auto_mask_report(tifffile.imread(path))
+    assert parts["beamstop_and_arm"].any() and np.array_equal(labels == 2, parts["beamstop_and_arm"])
+    assert main(["mask", str(path), "-o", str(out), "--auto", "--exclude", "sky"]) == 2
+    assert "--exclude takes a comma list of outside, horizon" in capsys.readouterr().err
+
+
 def test_mask_command_adds_ring_ranges(tmp_path, small_tiff, capsys):
     path, _, flagged = small_tiff
     out = tmp_path / "mask.npy"

@@ -131,6 +131,19 @@ def test_failed_fit_is_recorded_with_its_reason(tmp_path):
     assert store.job(job_id)["state"] == "failed"
 
 
+def test_a_part_of_the_auto_mask_can_be_excluded_on_the_page(tmp_path, small_tiff):
+    path, _, _ = small_tiff
+    store = Store(tmp_path)
+    upload = store.save_upload("frame.tif", path.read_bytes())["upload_id"]
+    spec = spec_from_inputs([], {ids.AUTO: ["auto"], ids.EXCLUDE: ["beamstop_and_arm"]})
+    _, mask, _ = store.upload_mask(upload, spec)
+    parts, _ = store.auto_parts(upload, None, spec.sigma, spec.contrast)
+    excluded = store.upload_exclusion(upload, spec, mask)
+    assert excluded.any() and np.array_equal(excluded, parts["beamstop_and_arm"] & mask)
+    healed_only = spec_from_inputs([], {ids.AUTO: ["auto"], ids.EXCLUDE: []})
+    assert not store.upload_exclusion(upload, healed_only, mask).any()
+
+
 def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
     import fabio
 
@@ -140,7 +153,7 @@ def test_auto_mask_is_cached_and_mask_files_round_trip(tmp_path, small_tiff):
     spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
     _, mask, params = store.upload_mask(meta["upload_id"], spec)
     assert mask[flagged < 0].all() and params["pixels"]["beamstop_and_arm"] > 0
-    assert list((store.uploads / meta["upload_id"]).glob("auto-*.npy"))
+    assert list((store.uploads / meta["upload_id"]).glob("auto-*.npz"))
     (tmp_path / "m.edf").write_bytes(mask_file_bytes(mask, ".edf"))
     assert np.array_equal(fabio.open(str(tmp_path / "m.edf")).data != 0, mask)
     # a user mask file joins the mask; one of another shape is refused

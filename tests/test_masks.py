@@ -293,3 +293,61 @@ def test_a_straight_arm_with_a_bent_neck_is_straightened_past_the_neck(monkeypat
     neck = truth.copy()
     neck[:, :80] = False
     assert straight[neck].mean() > 0.95
+
+
+def _grazing_frame(horizon: int, seed: int = 0) -> np.ndarray:
+    """A 200 x 160 GISAXS-like frame, upright: counts fall slowly above a Yoneda band at
+    row ``horizon`` - 20, steeply to the horizon, and are a flat 3 counts beyond it."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(200)[:, None]
+    yoneda = horizon - 20
+    above = 2000 * np.exp(-np.clip(yoneda - rows, 0, None) / 60) * np.exp(-np.clip(rows - yoneda, 0, None) / 8)
+    level = np.where(rows < horizon, above + 3, 3.0) * np.ones((1, 160))
+    return rng.poisson(level).astype(np.int32)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_sample_horizon_is_where_the_frame_falls_for_good(flip):
+    from dip_engine.masks.grazing import horizon_mask
+
+    image = _grazing_frame(130)
+    if flip:  # the beam at the top: the horizon's side is the other one
+        image = image[::-1]
+    found = horizon_mask(image, np.ones(image.shape, bool), -90.0, (100.0, 80.0))
+    rows = np.flatnonzero(found.all(axis=1))
+    assert found.sum() == rows.size * image.shape[1]  # whole rows
+    first = 200 - 1 - rows.max() if flip else rows.min()
+    assert abs(first - 130) <= 4 and rows.size >= 200 - 134
+    # the weak scattering between the Yoneda band and the horizon stays data
+    assert not found[(slice(200 - 125, 200 - 110) if flip else slice(110, 125))].any()
+
+
+def test_a_frame_with_no_fall_has_no_horizon():
+    from dip_engine.masks.grazing import horizon_mask
+
+    rng = np.random.default_rng(1)
+    image = rng.poisson(np.linspace(50, 500, 200)[:, None] * np.ones((1, 160)))
+    assert not horizon_mask(image, np.ones(image.shape, bool), -90.0, (100.0, 80.0)).any()
+
+
+def test_any_part_of_the_auto_mask_can_be_excluded():
+    from dip_engine.masks import auto_mask_report, build_exclusion
+
+    frame = _grazing_frame(130).astype(np.float64)
+    frame[:, 70:78] = 0  # a rod
+    parts = {name: np.zeros(frame.shape, bool) for name in ("flags", "gaps", "beamstop_and_arm", "horizon",
+                                                            "shadows", "outliers")}
+    parts["horizon"][140:] = True
+    parts["gaps"][50:55] = True
+    mask = parts["horizon"] | parts["gaps"]
+    spec = MaskSpec(auto=True, exclude=["horizon"])
+    assert (build_exclusion(frame, spec, mask, auto_parts=parts) == parts["horizon"]).all()
+    spec = MaskSpec(auto=True, exclude=["gaps"])
+    assert (build_exclusion(frame, spec, mask, auto_parts=parts) == parts["gaps"]).all()
+    # without the parts at hand they are found again; with the auto mask off none is excluded
+    found, _ = auto_mask_report(frame)
+    assert (build_exclusion(frame, MaskSpec(auto=True, exclude=["horizon"]), mask | found["horizon"])
+            == found["horizon"]).all()
+    assert not build_exclusion(frame, MaskSpec(auto=False, exclude=["horizon"]), mask).any()
+    with pytest.raises(ValueError, match="excluded parts"):
+        MaskSpec(exclude=["sky"]).check(frame.shape)

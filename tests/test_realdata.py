@@ -62,7 +62,7 @@ SYMMETRIES = [
     ("liu2017_example_1.npz", False, {("point", None), ("mirror", 10), ("mirror", -80)}, (388.0, 258.0)),
     ("muscle_P40_1_3_00000.tif", False, {("point", None), ("mirror", 0), ("mirror", 90)}, None),
     ("muscle_Prep24-1-1Rex.tif", False, {("point", None), ("mirror", 0), ("mirror", 90)}, None),
-    ("gisaxs_GISAXS_12.tif", False, {("mirror", 90)}, None),
+    ("gisaxs_GISAXS_12.tif", False, {("mirror", 90)}, (686.0, 590.0)),
     ("gisaxs_np_bcp.tif", False, {("mirror", 90)}, None),
 ]
 
@@ -78,6 +78,20 @@ def test_symmetry_detection_names_the_frames_operations(shared_data, name, isotr
         assert named == {(k, None if a is None else a % 180) for k, a in holding}
     if center is not None:
         assert np.hypot(found["center"][0] - center[0], found["center"][1] - center[1]) <= 2.0
+
+
+@pytest.mark.parametrize("name, first_row", [
+    # GISAXS_12: beam row 686, specular spot row 556: the horizon half-way, in the module gap
+    # 619-635; np_bcp: the Yoneda band's spots at row 930, the flat dim level from row 955
+    ("gisaxs_GISAXS_12.tif", (612, 637)),
+    ("gisaxs_np_bcp.tif", (940, 960)),
+])
+def test_gisaxs_auto_mask_finds_the_sample_horizon(shared_data, name, first_row):
+    image = read_frame(shared_data / name).data
+    horizon = auto_mask_parts(image)[0]["horizon"]
+    rows = np.flatnonzero(horizon.mean(axis=1) > 0.5)
+    assert first_row[0] <= rows.min() <= first_row[1] and rows.max() == image.shape[0] - 1
+    assert horizon[rows.min() + 3:].all() and not horizon[: first_row[0] - 3].any()
 
 
 @pytest.mark.parametrize("name, rod_cols, rod_rows, lit", [

@@ -177,7 +177,9 @@ def describe_mask(mask: np.ndarray, params: dict, excluded: int = 0) -> list:
         lines.append(html.Div(
             f"Auto mask: beam centre (row {c[0]:.1f}, col {c[1]:.1f}); detector "
             f"{params['detector'] or 'not recognised'}; gaps {px['gaps']}, beamstop and arm "
-            f"{px['beamstop_and_arm']}, shadows {px.get('shadows', 0)}, hot/dead {px['outliers']} pixels"))
+            f"{px['beamstop_and_arm']}, shadows {px.get('shadows', 0)}, "
+            + (f"below the sample horizon {px['horizon']}, " if px.get("horizon") else "")
+            + f"hot/dead {px['outliers']} pixels"))
     return lines
 
 

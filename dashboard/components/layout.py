@@ -7,7 +7,7 @@ from dash import dcc, html
 from dip_engine.azimuthal import UNITS
 from dip_engine.config import DEFAULT_PRESET, MAX_ITERATIONS, MAX_SEED, PRESETS
 from dip_engine.io import MASK_SUFFIXES
-from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_SIGMA, EXCLUDABLE
+from dip_engine.masks import CONTROL_RANGES as RANGES, DEFAULT_CONTRAST, DEFAULT_EXCLUDE, DEFAULT_SIGMA, EXCLUDABLE
 
 from .. import ids
 from ..storage import new_id
@@ -20,7 +20,7 @@ from .result import compare_view
 DEFAULTS = {ids.AUTO: ["auto"], ids.SIGMA: DEFAULT_SIGMA, ids.CONTRAST: DEFAULT_CONTRAST, ids.LINE_WIDTH: 8.0,
             ids.BOX_THRESHOLD: None,
             ids.ROW_THRESHOLD: 0.0, ids.COL_THRESHOLD: 0.0, ids.GROW: 0, ids.INVERT: [],
-            ids.RINGS: "", ids.UNIT: "q_nm^-1", ids.EXCLUDE: ["outside"]}
+            ids.RINGS: "", ids.UNIT: "q_nm^-1", ids.EXCLUDE: list(DEFAULT_EXCLUDE)}
 
 
 def refusal(exc: Exception | str) -> html.Span:

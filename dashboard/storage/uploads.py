@@ -19,8 +19,9 @@ from dip_engine.io import DatasetChoice
 from .common import _safe_suffix, _write_json, check_id, logger, new_id
 
 #: Version of the cached auto masks: a cache of an older auto mask is not read (2: the GISAXS rod,
-#: zero-count shadows, the measured symmetry in its parameters).
-AUTO_VERSION = 2
+#: zero-count shadows, the measured symmetry in its parameters; 3: its parts one by one, the
+#: GISAXS sample horizon).
+AUTO_VERSION = 3
 
 EXAMPLE_ID = "example"
 
@@ -135,22 +136,33 @@ class Uploads:
         With ``image`` None only the cache is read: None when it holds nothing yet.
         ``detector``: pyFAI's name of the frame's detector (from its geometry), if known.
         """
-        from dip_engine.masks import auto_mask
+        cached = self.auto_parts(upload_id, image, sigma, contrast, detector)
+        if cached is None:
+            return None
+        parts, params = cached
+        return np.logical_or.reduce(list(parts.values())), params
+
+    def auto_parts(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float,
+                   detector: str | None = None):
+        """(parts, params) of :func:`dip_engine.masks.auto_mask_report`, cached beside the
+        upload: each part a (H, W) bool array. None as for :meth:`auto_mask`."""
+        from dip_engine.masks import auto_mask_report
 
         folder = self.uploads / check_id(upload_id)
         key = f"auto-v{AUTO_VERSION}-{float(sigma):g}-{float(contrast):g}" + (f"-{detector}" if detector else "")
-        path, info = folder / f"{key}.npy", folder / f"{key}.json"
+        path, info = folder / f"{key}.npz", folder / f"{key}.json"
         if path.is_file() and info.is_file():
-            return np.load(path), json.loads(info.read_text())
+            with np.load(path) as stored:
+                return {name: stored[name] for name in stored.files}, json.loads(info.read_text())
         if image is None:
             return None
-        mask, params = auto_mask(image, sigma=sigma, contrast=contrast, detector=detector)
+        parts, params = auto_mask_report(image, sigma=sigma, contrast=contrast, detector=detector)
         try:
-            np.save(path, mask)
+            np.savez_compressed(path, **parts)
             _write_json(info, params)
         except OSError as exc:  # a full or read-only data folder: the mask still shows, uncached
             logger.warning("cannot cache the auto mask of upload %s: %s", upload_id, exc)
-        return mask, params
+        return parts, params
 
     def upload_mask(self, upload_id: str, spec, wait_for_auto: bool = True):
         """(frame, mask, auto-mask parameters) of an upload under a :class:`~dip_engine.masks.MaskSpec`.
@@ -180,10 +192,13 @@ class Uploads:
     def upload_exclusion(self, upload_id: str, spec, mask: np.ndarray) -> np.ndarray:
         """The pixels of an upload's ``mask`` that ``spec`` excludes (no physical data;
         :func:`dip_engine.masks.build_exclusion`)."""
-        from dip_engine.masks import build_exclusion
+        from dip_engine.masks import AUTO_EXCLUDABLE, build_exclusion
 
         image, stored, _ = self.load_upload(upload_id)
-        return build_exclusion(image, spec, mask, self._base_mask(upload_id, stored))
+        parts = None
+        if spec.auto and set(spec.exclude) & set(AUTO_EXCLUDABLE):
+            parts = self.auto_parts(upload_id, image, spec.sigma, spec.contrast, spec.detector)[0]
+        return build_exclusion(image, spec, mask, self._base_mask(upload_id, stored), parts)
 
     def _base_mask(self, upload_id: str, stored: np.ndarray | None) -> np.ndarray | None:
         """The frame's own mask united with the user's mask file, or None without either."""

@@ -22,7 +22,7 @@ fabio index a frame. One concept per module:
 - :mod:`.auto`: the automatic mask.
 """
 
-from .auto import auto_mask, auto_mask_parts
+from .auto import auto_mask, auto_mask_parts, auto_mask_report
 from .beamstop import DEFAULT_CONTRAST, ring_contrast, shadow_mask
 from .detectors import DETECTORS, Detector, detectors_for_shape, flag_mask, gap_mask
 from .outliers import DEFAULT_SIGMA, outlier_mask
@@ -30,12 +30,13 @@ from .rings import RING_UNITS, annulus_mask, check_range, ring_range_mask
 from .shapes import box_mask, combine, ellipse_mask, grow, line_mask, polygon_mask, summary, thick_line_mask
 from .arm import straight_arm
 from .outside import outside_mask
-from .spec import (CONTROL_RANGES, EXCLUDABLE, MAX_SHAPE_WORK, MAX_SHAPES, MAX_VERTICES, MaskSpec, build_exclusion,
+from .spec import (AUTO_EXCLUDABLE, CONTROL_RANGES, DEFAULT_EXCLUDE, EXCLUDABLE, MAX_SHAPE_WORK, MAX_SHAPES, MAX_VERTICES, MaskSpec, build_exclusion,
                    build_mask)
 
 __all__ = [
-    "CONTROL_RANGES", "DEFAULT_CONTRAST", "DEFAULT_SIGMA", "DETECTORS", "Detector", "EXCLUDABLE", "MAX_SHAPES",
+    "AUTO_EXCLUDABLE", "CONTROL_RANGES", "DEFAULT_EXCLUDE", "DEFAULT_CONTRAST", "DEFAULT_SIGMA", "DETECTORS", "Detector", "EXCLUDABLE", "MAX_SHAPES",
     "MAX_SHAPE_WORK", "MAX_VERTICES", "MaskSpec", "RING_UNITS", "annulus_mask", "auto_mask", "auto_mask_parts",
+    "auto_mask_report",
     "box_mask", "build_exclusion", "build_mask", "check_range", "combine", "detectors_for_shape", "ellipse_mask", "flag_mask",
     "gap_mask", "grow", "line_mask", "outlier_mask", "outside_mask", "polygon_mask", "ring_contrast", "ring_range_mask",
     "shadow_mask", "straight_arm", "summary", "thick_line_mask",

@@ -10,7 +10,7 @@ import numpy as np
 
 from .beamstop import DEFAULT_CONTRAST, shadow_mask
 from .detectors import detectors_for_shape, flag_mask, gap_mask, pyfai_detector_mask
-from .grazing import rod_mask, zero_count_shadow
+from .grazing import horizon_mask, rod_mask, zero_count_shadow
 from .outliers import DEFAULT_SIGMA, outlier_mask
 from .shapes import combine
 
@@ -29,8 +29,9 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: f
     -------
     parts : dict
         ``flags``, ``gaps``, ``beamstop_and_arm`` (on a grazing-incidence frame,
-        the beamstop rod), ``shadows`` (zero-count flight-tube and window
-        shadows), ``outliers``.
+        the beamstop rod), ``horizon`` (what lies beyond a grazing-incidence
+        frame's sample horizon; empty on other frames), ``shadows`` (zero-count
+        flight-tube and window shadows), ``outliers``.
     symmetry : dip_engine.symmetry.Symmetry
         The frame's measured symmetry (its ``center`` is the beam centre).
     detector : str or None
@@ -47,13 +48,17 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: f
     # the shadows are dark, and on the mirror axes: measure the symmetry without them
     shadow = shadow_mask(image, valid, estimate_center(image, valid), contrast=contrast)
     symmetry = detect_symmetry(image, valid & ~shadow)
+    horizon = np.zeros(image.shape, bool)
     if is_grazing(symmetry):  # no rings to compare a shadow with: the rod by its shape
         shadow = rod_mask(image, valid, symmetry.center[1])
         symmetry = detect_symmetry(image, valid & ~shadow)
+        axis = next(op.angle_deg for op in symmetry.holding() if op.kind == "mirror" and abs(op.angle_deg) > 45)
+        horizon = horizon_mask(image, valid & ~shadow, axis, symmetry.center)
     center = symmetry.center
     shadows = zero_count_shadow(image, valid & ~shadow)
-    outliers = outlier_mask(image, valid & ~shadow & ~shadows, sigma=sigma, center=center)
-    parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "shadows": shadows, "outliers": outliers}
+    outliers = outlier_mask(image, valid & ~shadow & ~shadows & ~horizon, sigma=sigma, center=center)
+    parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "horizon": horizon, "shadows": shadows,
+             "outliers": outliers}
     return parts, symmetry, detector
 
 
@@ -84,7 +89,8 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
     shape names the detector), the
     beamstop and its arm (:func:`shadow_mask` around the beam centre found
     by symmetry; on a grazing-incidence frame the rod on its specular column,
-    :func:`rod_mask`), zero-count shadows (:func:`zero_count_shadow`) and
+    :func:`rod_mask`, and what lies beyond its sample horizon,
+    :func:`horizon_mask`), zero-count shadows (:func:`zero_count_shadow`) and
     outlier pixels (:func:`outlier_mask`).
 
     Returns
@@ -95,6 +101,14 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
         contrast) and how many pixels each part masked, so a user can review
         and tweak it.
     """
+    parts, params = auto_mask_report(image, sigma, contrast, detector)
+    return combine(np.shape(image), *parts.values()), params
+
+
+def auto_mask_report(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST,
+                     detector: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """(parts, params) of :func:`auto_mask`: its parts one by one (:func:`auto_mask_parts`),
+    so that each can be healed or excluded on its own, and its parameters."""
     parts, symmetry, detector = auto_mask_parts(image, sigma, contrast, detector)
     params = {
         "detector": detector,
@@ -104,4 +118,4 @@ def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float =
         "contrast": contrast,
         "pixels": {name: int(part.sum()) for name, part in parts.items()},
     }
-    return combine(np.shape(image), *parts.values()), params
+    return parts, params

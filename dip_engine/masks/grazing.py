@@ -4,9 +4,12 @@ A GISAXS frame has no rings to compare a shadow with: its beamstop is a rod
 hanging along the specular column, its intensity falls by decades across the
 sample horizon, and lit Bragg rods and spots sit right beside the rod. The
 rod is found by its shape (:func:`rod_mask`): a straight band on the mirror
-axis, darker than both its sides, over a long run of rows. Flight-tube and
-window shadows are found by what they are (:func:`zero_count_shadow`):
-regions touching the frame's border where most pixels count nothing.
+axis, darker than both its sides, over a long run of rows. The sample horizon
+(:func:`horizon_mask`) is where the frame's intensity, read along the mirror
+axis, falls by decades for good: nothing the sample scatters lies beyond it.
+Flight-tube and window shadows are found by what they are
+(:func:`zero_count_shadow`): regions touching the frame's border where most
+pixels count nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ ROD_MIN_LENGTH = 0.05
 #: Half-width (pixels) of the strip searched across the axis; the rod's sides are read
 #: between half of it and all of it.
 ROD_REACH = 60
+#: The horizon's fall: the steepest drop of the profile along the mirror axis, over
+#: ``HORIZON_RUN`` valid rows either side, must reach this many decades (a factor 3).
+HORIZON_DROP = 0.48
+HORIZON_RUN = 12
+#: Beyond the horizon the profile stays within this many decades of its level there.
+HORIZON_MARGIN = 0.2
 #: Share of zero-count pixels (21 x 21 window) that seeds a shadow, and that it grows through.
 ZERO_SEED, ZERO_GROW = 0.5, 0.3
 #: A shadow's edge is sharp: the frame just outside it is this many times brighter than just inside.
@@ -74,6 +83,78 @@ def rod_mask(image: np.ndarray, valid: np.ndarray, axis_col: float, margin: int 
             stop = h
         mask[start:stop, max(0, int(c + left) - margin): min(w, int(c + right) + 1 + margin)] = True
     return mask
+
+
+def horizon_mask(image: np.ndarray, valid: np.ndarray, axis_deg: float, center) -> np.ndarray:
+    """Everything beyond the sample horizon of a GISAXS frame: the side of the frame the
+    sample itself hides (no physical data), across the whole frame.
+
+    The frame is read along its mirror axis (the specular column): the mean
+    log10(1 + I) of the valid pixels of each 1-pixel step along the axis
+    (``valid`` should leave the rod out), steps with a tenth of the fullest
+    step's pixels or fewer skipped (gap rows). From the brightest step (the
+    Yoneda band), the profile falls slowly towards high exit angles and
+    steeply at the horizon; the side with the steepest drop over
+    ``HORIZON_RUN`` valid steps either side is the horizon's, and that drop
+    must reach ``HORIZON_DROP`` decades. The level beyond is the median of
+    the profile from the drop to the border; the horizon follows the last
+    step (smoothed over 5) still ``HORIZON_MARGIN`` above it, so that the
+    weak scattering between the horizon and the Yoneda band (exit angles
+    below the critical angle) stays data.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray in counts
+    valid : (H, W) bool ndarray
+    axis_deg : float
+        The mirror axis's angle from the column axis (near +-90: upright).
+    center : (row, col)
+        A point on the axis.
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray, empty when no horizon is found
+    """
+    valid = np.asarray(valid, bool)
+    t = np.deg2rad(axis_deg)
+    rows, cols = np.indices(np.shape(image), dtype=np.float64)
+    along = (rows - center[0]) * -np.sin(t) + (cols - center[1]) * np.cos(t)
+    step = np.rint(along - along.min()).astype(np.int64)
+    y = np.log10(1 + np.clip(np.asarray(image, np.float64), 0, None))
+    n = np.bincount(step[valid], minlength=step.max() + 1)
+    seen = np.flatnonzero(n > 0.1 * n.max())
+    if seen.size < 4 * HORIZON_RUN:
+        return np.zeros(np.shape(image), bool)
+    profile = np.bincount(step[valid], weights=y[valid], minlength=n.size)[seen] / n[seen]
+    edge = _horizon_edge(ndimage.median_filter(profile, size=5, mode="nearest"))
+    if edge is None:
+        return np.zeros(np.shape(image), bool)
+    index, side = edge
+    return step > seen[index] if side > 0 else step < seen[index]
+
+
+def _horizon_edge(profile: np.ndarray):
+    """(index of the last bright step, +1 or -1: the side beyond it) of a profile along the
+    mirror axis (see :func:`horizon_mask`), or None when it has no horizon."""
+    k = HORIZON_RUN
+    peak = int(np.argmax(profile))
+    csum = np.concatenate([[0.0], np.cumsum(profile)])
+    i = np.arange(k, len(profile) - k + 1)
+    drop = (csum[i] - csum[i - k] - (csum[i + k] - csum[i])) / k  # before step i minus from step i on
+    best = None
+    for side, where in ((+1, i > peak), (-1, i <= peak)):
+        if where.any():
+            j = np.flatnonzero(where)[np.argmax(side * drop[where])]
+            if best is None or side * drop[j] > best[1] * best[2]:
+                best = (i[j], drop[j], side)
+    if best is None or best[1] * best[2] < HORIZON_DROP:
+        return None
+    start, _, side = best
+    beyond = profile[start:] if side > 0 else profile[:start]
+    dim = profile <= np.median(beyond) + HORIZON_MARGIN
+    if side > 0:  # the first dim step from the drop on; the horizon follows the step before it
+        return start + int(np.argmax(dim[start:])) - 1, side
+    return start - 1 - int(np.argmax(dim[:start][::-1])) + 1, side
 
 
 def _rod_rows(y: np.ndarray, v: np.ndarray, offset: np.ndarray):

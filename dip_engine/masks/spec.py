@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .auto import auto_mask
+from .auto import auto_mask, auto_mask_report
 from .beamstop import DEFAULT_CONTRAST
 from .detectors import flag_mask
 from .outliers import DEFAULT_SIGMA
@@ -58,7 +58,9 @@ class MaskSpec:
     ring_unit : str
         One of :data:`~dip_engine.masks.RING_UNITS`.
     exclude : list of str
-        The parts (keys of :data:`EXCLUDABLE`) that hold no physical data:
+        The parts (keys of :data:`EXCLUDABLE`: the area outside the window,
+        any part of the auto mask, the drawn shapes, the mask file, the ring
+        ranges) that hold no physical data:
         they are left out of the fit and stay flagged in every output (NaN
         in float files, -1 in integer ones, 2 in the mask file) instead of
         being healed.
@@ -153,13 +155,25 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
 }
 #: Most drawn shapes in one mask, and most vertices of all its closed paths.
 MAX_SHAPES = 500
+#: The parts of the auto mask (keys of :func:`auto_mask_parts`) that may be excluded, as the page names them.
+AUTO_EXCLUDABLE = {
+    "horizon": "below the sample horizon (grazing incidence; proposed)",
+    "shadows": "zero-count shadows joined to the border (flight tube, window; proposed)",
+    "beamstop_and_arm": "beamstop and arm (or rod)",
+    "gaps": "module gaps",
+    "flags": "pixels the detector flags",
+    "outliers": "hot and dead pixels",
+}
 #: The parts of a mask that may be excluded (no physical data) instead of healed, as the page names them.
 EXCLUDABLE = {
     "outside": "outside the detector window (large masked regions joined to the border; proposed)",
+    **AUTO_EXCLUDABLE,
     "drawn": "drawn shapes",
     "file": "the mask file",
     "rings": "ring ranges",
 }
+#: What is excluded unless the user says otherwise: the parts that hold no physical data.
+DEFAULT_EXCLUDE = ("outside", "horizon", "shadows")
 #: Most ring ranges in one mask.
 MAX_RINGS = 20
 MAX_VERTICES = 20_000
@@ -252,16 +266,23 @@ def build_mask(
 
 
 def build_exclusion(image: np.ndarray, spec: MaskSpec, mask: np.ndarray,
-                    base: np.ndarray | None = None) -> np.ndarray:
+                    base: np.ndarray | None = None, auto_parts: dict | None = None) -> np.ndarray:
     """The pixels of ``mask`` (:func:`build_mask` of ``spec``) that the spec excludes: no
     physical data, not to be healed (see :attr:`MaskSpec.exclude`).
 
     ``base``: the frame's own mask and the user's mask file (the 'file' part).
+    ``auto_parts``: the auto mask's parts (:func:`auto_mask_report`), when the
+    caller has them; else they are found again if the spec excludes one.
     """
     shape = np.shape(image)
     excluded = np.zeros(shape, bool)
     if "outside" in spec.exclude:
         excluded |= outside_mask(mask)
+    if spec.auto and set(spec.exclude) & set(AUTO_EXCLUDABLE):
+        if auto_parts is None:
+            auto_parts = auto_mask_report(image, spec.sigma, spec.contrast, spec.detector)[0]
+        for name in set(spec.exclude) & set(AUTO_EXCLUDABLE):
+            excluded |= auto_parts[name]
     if "file" in spec.exclude and base is not None:
         excluded |= np.asarray(base, bool)
     if "drawn" in spec.exclude:
