@@ -14,7 +14,8 @@ Goal (issue 4): 100 % of flags, IoU >= 0.9, over-masking <= 0.5 %.
     python benchmarks/masks.py [--contrast 1.4] [--plot DIR]
 
 ``--plot DIR`` also draws each frame next to its auto mask (beamstop and arm
-or rod red, zero-count shadows blue, gaps and flags grey) as DIR/<frame>.png.
+or rod red, zero-count shadows blue, beyond a GISAXS sample horizon green,
+gaps and flags grey) as DIR/<frame>.png.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def plot(image: np.ndarray, parts: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     shown = np.log10(1 + np.clip(np.nan_to_num(np.asarray(image, np.float64)), 0, None))
-    colours = {"flags": (0.5, 0.5, 0.5), "gaps": (0.5, 0.5, 0.5), "beamstop_and_arm": (0.9, 0.1, 0.1),
+    colours = {"horizon": (0.2, 0.75, 0.3), "flags": (0.5, 0.5, 0.5), "gaps": (0.5, 0.5, 0.5), "beamstop_and_arm": (0.9, 0.1, 0.1),
                "shadows": (0.1, 0.3, 0.9), "outliers": (1.0, 0.8, 0.0)}
     overlay = np.zeros(image.shape + (4,))
     for name, colour in colours.items():

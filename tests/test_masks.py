@@ -351,3 +351,17 @@ def test_any_part_of_the_auto_mask_can_be_excluded():
     assert not build_exclusion(frame, MaskSpec(auto=False, exclude=["horizon"]), mask).any()
     with pytest.raises(ValueError, match="excluded parts"):
         MaskSpec(exclude=["sky"]).check(frame.shape)
+
+
+def test_a_round_windows_shadow_is_found_and_a_smooth_fall_is_not():
+    from dip_engine.masks.grazing import window_shadow
+
+    rng = np.random.default_rng(2)
+    rows, cols = np.indices((240, 240))
+    r = np.hypot(rows - 200, cols - 120)
+    window = r < 150  # the window's aperture, its centre near the bottom edge
+    image = rng.poisson(np.where(window, 400.0 * np.exp(-r / 300), 1.5))
+    found = window_shadow(image, np.ones(image.shape, bool))
+    assert found[~window & (r > 160)].mean() > 0.95 and not found[window & (r < 140)].any()
+    smooth = rng.poisson(5e4 / (1 + (np.hypot(rows - 120, cols - 120) / 10) ** 3))  # a SAXS-like fall
+    assert not window_shadow(smooth, np.ones(smooth.shape, bool)).any()

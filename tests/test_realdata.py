@@ -94,6 +94,15 @@ def test_gisaxs_auto_mask_finds_the_sample_horizon(shared_data, name, first_row)
     assert horizon[rows.min() + 3:].all() and not horizon[: first_row[0] - 3].any()
 
 
+def test_np_bcp_auto_mask_covers_its_round_windows_shadow(shared_data):
+    """Beyond the round window the frame counts 1-3 where it counts hundreds inside."""
+    image = read_frame(shared_data / "gisaxs_np_bcp.tif").data
+    parts = auto_mask_parts(image)[0]
+    seen = (image >= 0) & ~parts["gaps"]
+    assert parts["shadows"][:350][seen[:350]].mean() > 0.95  # above the window's arc
+    assert not parts["shadows"][500:900, 300:650].any()  # inside it
+
+
 @pytest.mark.parametrize("name, rod_cols, rod_rows, lit", [
     # the rod, and lit Bragg rods beside it (row, col) that must stay unmasked
     ("gisaxs_GISAXS_12.tif", (580, 600), (380, 825), [(500, 663), (500, 518), (560, 737)]),

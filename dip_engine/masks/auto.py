@@ -10,7 +10,7 @@ import numpy as np
 
 from .beamstop import DEFAULT_CONTRAST, shadow_mask
 from .detectors import detectors_for_shape, flag_mask, gap_mask, pyfai_detector_mask
-from .grazing import horizon_mask, rod_mask, zero_count_shadow
+from .grazing import horizon_mask, rod_mask, window_shadow, zero_count_shadow
 from .outliers import DEFAULT_SIGMA, outlier_mask
 from .shapes import combine
 
@@ -49,13 +49,16 @@ def auto_mask_parts(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: f
     shadow = shadow_mask(image, valid, estimate_center(image, valid), contrast=contrast)
     symmetry = detect_symmetry(image, valid & ~shadow)
     horizon = np.zeros(image.shape, bool)
-    if is_grazing(symmetry):  # no rings to compare a shadow with: the rod by its shape
+    grazing = _upright_axis(symmetry)
+    if grazing is not None:  # no rings to compare a shadow with: the rod by its shape
         shadow = rod_mask(image, valid, symmetry.center[1])
         symmetry = detect_symmetry(image, valid & ~shadow)
-        axis = next(op.angle_deg for op in symmetry.holding() if op.kind == "mirror" and abs(op.angle_deg) > 45)
-        horizon = horizon_mask(image, valid & ~shadow, axis, symmetry.center)
+        axis = _upright_axis(symmetry)
+        horizon = horizon_mask(image, valid & ~shadow, grazing if axis is None else axis, symmetry.center)
     center = symmetry.center
     shadows = zero_count_shadow(image, valid & ~shadow)
+    if grazing is not None:  # a round window's edge there, not the edge of a sharp ring
+        shadows |= window_shadow(image, valid & ~shadow & ~horizon)
     outliers = outlier_mask(image, valid & ~shadow & ~shadows & ~horizon, sigma=sigma, center=center)
     parts = {"flags": flags, "gaps": gaps, "beamstop_and_arm": shadow, "horizon": horizon, "shadows": shadows,
              "outliers": outliers}
@@ -76,9 +79,16 @@ def _gaps(shape: tuple[int, int], detector: str | None) -> tuple[np.ndarray, str
 def is_grazing(symmetry) -> bool:
     """Whether a frame's symmetry is a grazing-incidence one: no point mirror, a mirror
     about a (near) vertical axis."""
+    return _upright_axis(symmetry) is not None
+
+
+def _upright_axis(symmetry) -> float | None:
+    """The angle (degrees) of a grazing-incidence frame's (near) vertical mirror axis, None
+    when the frame is not one (isotropic, a point mirror, or no such axis)."""
     holding = symmetry.holding()
-    return not symmetry.isotropic and not any(op.kind == "point" for op in holding) and \
-        any(op.kind == "mirror" and abs(op.angle_deg) > 45 for op in holding)
+    if symmetry.isotropic or any(op.kind == "point" for op in holding):
+        return None
+    return next((op.angle_deg for op in holding if op.kind == "mirror" and abs(op.angle_deg) > 45), None)
 
 
 def auto_mask(image: np.ndarray, sigma: float = DEFAULT_SIGMA, contrast: float = DEFAULT_CONTRAST,
