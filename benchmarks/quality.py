@@ -96,16 +96,18 @@ def above_floor(rmse: float, floor: float) -> float:
     return float(np.sqrt(max(rmse ** 2 - floor ** 2, 0.0)))
 
 
-def hidden_set(kind: str, missing: np.ndarray, center) -> np.ndarray:
+def hidden_set(kind: str, missing: np.ndarray, excluded: np.ndarray, center) -> np.ndarray:
+    """Known pixels to hide: copies of the regions to heal (not the excluded ones), or
+    generic shapes."""
     if kind == "copies":
-        return gap_copies(missing, seed=EVAL_SEED, fraction=FRACTION)
+        return gap_copies(missing, seed=EVAL_SEED, fraction=FRACTION, shapes=missing & ~excluded)
     return occlusions(~missing, seed=EVAL_SEED, fraction=FRACTION, center=center)
 
 
-def run_set(name, image, missing, kind, preset) -> dict:
+def run_set(name, image, missing, excluded, kind, preset) -> dict:
     """Every method's RMSE on one hidden set of one frame, and the fit's own score."""
     symmetry = detect_symmetry(image, ~missing)
-    hidden = hidden_set(kind, missing, symmetry.center)
+    hidden = hidden_set(kind, missing, excluded, symmetry.center)
     masked = missing | hidden
     symmetry = detect_symmetry(image, ~masked)  # the healers see the hidden pixels as missing
     truth = np.asarray(image, np.float64)[hidden]
@@ -114,10 +116,10 @@ def run_set(name, image, missing, kind, preset) -> dict:
         t0 = time.perf_counter()
         rows[method] = (log_rmse(fill(image, masked, symmetry)[hidden], truth), time.perf_counter() - t0)
     t0 = time.perf_counter()
-    result = heal(image, masked, HealConfig.from_preset(preset))
+    result = heal(image, masked, HealConfig.from_preset(preset), excluded=excluded)
     elapsed = time.perf_counter() - t0
     network = np.zeros(image.shape)
-    network[result.missing] = result.network
+    network[result.missing] = np.nan_to_num(result.network)  # NaN on excluded pixels
     rows["network alone"] = (log_rmse(paste(image, result.missing, network)[hidden], truth), elapsed)
     rows[f"default ({preset})"] = (log_rmse(result.healed[hidden], truth), elapsed)
     best_other = min(r for m, (r, _) in rows.items() if m in FILLS)
@@ -163,9 +165,9 @@ def main() -> None:
     ap.add_argument("--preset", default="balanced", help="preset of the default healer")
     args = ap.parse_args()
     for name in args.frames.split(","):
-        image, missing = load(name)
+        image, missing, excluded = load(name)
         for kind in args.sets.split(","):
-            report(name, kind, run_set(name, image, missing, kind, args.preset), args.preset)
+            report(name, kind, run_set(name, image, missing, excluded, kind, args.preset), args.preset)
 
 
 if __name__ == "__main__":

@@ -84,9 +84,9 @@ def main() -> None:
 
     print(f"\n2. end to end, preset '{args.preset}'")
     for frame in ("CeO2_Pilatus1M.tif", "muscle_P40_1_3_00000.tif", "gisaxs_GISAXS_12.tif", "saxslab_image.tiff"):
-        image, missing = load(frame)
+        image, missing, excluded = load(frame)
         t0 = time.perf_counter()
-        result = heal(image, missing, HealConfig.from_preset(args.preset, device=args.device))
+        result = heal(image, missing, HealConfig.from_preset(args.preset, device=args.device), excluded=excluded)
         wall = time.perf_counter() - t0
         scores = classical_scores(image, result.missing, result.hidden, result.symmetry)
         best = min(v for k, v in scores.items() if k != "poisson_floor")

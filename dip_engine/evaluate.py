@@ -133,6 +133,7 @@ def gap_copies(
     fraction: float = 0.04,
     min_size: int = 20,
     max_tries: int = 400,
+    shapes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Known pixels to hide, shaped like the frame's own missing regions.
 
@@ -155,6 +156,9 @@ def gap_copies(
         Target share of valid pixels to hide.
     min_size : int
         Smallest region copied (pixels); single dead pixels are not shapes.
+    shapes : (H, W) bool ndarray, optional
+        The missing pixels whose regions are copied (default: all of
+        ``missing``; the regions to heal, without the excluded ones).
 
     Returns
     -------
@@ -165,7 +169,7 @@ def gap_copies(
     valid = ~missing
     hidden = np.zeros_like(missing)
     target = fraction * valid.sum()
-    regions = _regions(missing, min_size, target / 2)
+    regions = _regions(missing if shapes is None else np.asarray(shapes, bool), min_size, target / 2)
     if not regions:
         return hidden
     rng = np.random.default_rng(seed)

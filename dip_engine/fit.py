@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from .config import FitProgress, HealConfig
 from .evaluate import holdout_pixels
+from .exclusion import crop_box, exclude, shifted, uncrop
 from .geometry import polar_model
 from .intensity import log_counts, paste, whole_counts
 from .masks import flag_mask
@@ -115,7 +116,7 @@ class HealResult:
         The fit's spread (as ``uncertainty`` before calibration) at the held-out pixels.
     excluded : (H, W) bool ndarray or None
         Missing pixels with no physical data, left NaN in ``healed`` rather than
-        healed (:func:`dip_engine.pipeline.exclude`).
+        healed (:func:`dip_engine.exclusion.exclude`).
     expected : (m,) float64 ndarray or None
         With a Poisson-draw fill (``config.fill``), the expected counts at the
         ``missing`` pixels that the draw was made around.
@@ -209,6 +210,7 @@ def heal(
     progress: Callable[[FitProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     threads: int | None = None,
+    excluded: np.ndarray | None = None,
 ) -> HealResult:
     """Inpaint the missing pixels of a detector frame with the Deep Image Prior.
 
@@ -227,6 +229,11 @@ def heal(
         estimate so far is returned (``stopped=True``).
     threads : int, optional
         Torch threads of a fit on the CPU; by default :func:`cpu_threads`.
+    excluded : (H, W) bool ndarray, optional
+        Masked pixels with no physical data (outside the window, below a
+        GISAXS horizon): not healed but NaN in ``healed``, 0 in
+        ``uncertainty``. The fit runs on the box of the other pixels
+        (:mod:`dip_engine.exclusion`).
 
     Returns
     -------
@@ -250,6 +257,10 @@ def heal(
         raise ValueError(f"the frame is {image.shape[0]} x {image.shape[1]} pixels; healing needs at least "
                          f"{MIN_SIDE} pixels along each side")
     missing = missing_pixels(image, mask)
+    box = crop_box(None if excluded is None else np.asarray(excluded, bool) & missing, image.shape, MIN_SIDE)
+    if box is not None:
+        inner = heal(image[box], missing[box], shifted(config, box), progress, should_stop, threads)
+        return exclude(uncrop(inner, box, image, missing, config), excluded)
     if config.fill == "poisson" and not whole_counts(np.asarray(image)[~missing]):
         raise ValueError("a Poisson-draw fill needs a frame of whole counts; this one holds fractions")
     if missing.all():
@@ -261,7 +272,7 @@ def heal(
         torch.set_num_threads(threads or cpu_threads())
     problem = _Problem.build(image, missing, config)
     result = _fit(problem, config, device, progress, should_stop)
-    return _finish(np.asarray(image), result, config)
+    return exclude(_finish(np.asarray(image), result, config), excluded)
 
 
 def _finish(image: np.ndarray, result: HealResult, config: HealConfig) -> HealResult:

@@ -48,6 +48,7 @@ def grid_search(
     on_run: Callable[[int, int, HealConfig, object], None] | None = None,
     progress: Callable | None = None,
     threads: int | None = None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[list[GridRun], object]:
     """Fit every grid point, rank them by hold-out score, keep the best fit.
 
@@ -64,7 +65,8 @@ def grid_search(
     on_run : callable, optional
         Called as ``on_run(index, total, config, result)`` after each fit.
     progress : callable, optional
-        Passed to every fit (:func:`dip_engine.fit.heal`).
+        Passed to every fit (:func:`dip_engine.fit.heal`), as are ``threads``
+        and ``excluded``.
 
     Returns
     -------
@@ -78,7 +80,7 @@ def grid_search(
     configs = grid_configs(base, grid)
     runs, best = [], None
     for i, config in enumerate(configs, start=1):
-        result = heal(image, mask, config, progress=progress, threads=threads)
+        result = heal(image, mask, config, progress=progress, threads=threads, excluded=excluded)
         runs.append(GridRun(config, result.score, result.elapsed_s))
         if best is None or result.score < best.score:
             best = result

@@ -165,7 +165,7 @@ def run_heal(
 
     def fit(cfg):
         return _fit(image, mask, cfg, grid, dict(progress=progress, should_stop=should_stop, on_run=on_run,
-                                                 threads=threads))
+                                                 threads=threads, excluded=excluded))
 
     started = time.perf_counter()
     retried = None
@@ -179,25 +179,12 @@ def run_heal(
             on_retry(retried)
         result, ranked = fit(config)
     fit_s = time.perf_counter() - started
-    result = exclude(result, excluded)
     scores, curves, timings = _measure(image, result)
     integrated_at = time.perf_counter()
     integrated = integrate(image, result.missing, result.healed, geometry, config, result.excluded) \
         if geometry else None
     timings["integrate_s"] = round(time.perf_counter() - integrated_at, 2)
     return HealOutcome(result, scores, curves, retried, ranked, {"fit_s": round(fit_s, 2), **timings}, integrated)
-
-
-def exclude(result, excluded: np.ndarray | None):
-    """The result with its ``excluded`` pixels NaN in the healed frame and 0 in the
-    uncertainty (and recorded in ``result.excluded``); unchanged without any."""
-    if excluded is None or not np.any(excluded):
-        return result
-    excluded = np.asarray(excluded, bool) & result.missing
-    healed = np.asarray(result.healed).astype(np.promote_types(result.healed.dtype, np.float32))
-    healed[excluded] = np.nan
-    uncertainty = np.where(excluded, 0, result.uncertainty).astype(np.float32)
-    return dataclasses.replace(result, healed=healed, uncertainty=uncertainty, excluded=excluded)
 
 
 def _geometry(config: HealConfig, shape) -> dict | None:
@@ -273,9 +260,9 @@ def _fit(image, mask, config: HealConfig, grid: bool, hooks: dict):
 
     if not grid:
         return heal(image, mask, config, progress=hooks["progress"], should_stop=hooks["should_stop"],
-                    threads=hooks["threads"]), None
+                    threads=hooks["threads"], excluded=hooks["excluded"]), None
     ranked, best = grid_search(image, mask, config, on_run=hooks["on_run"], progress=hooks["progress"],
-                               threads=hooks["threads"])
+                               threads=hooks["threads"], excluded=hooks["excluded"])
     return best, [{"lr": r.config.lr, "param_noise": r.config.param_noise, "reg_noise_std": r.config.reg_noise_std,
                    "score": r.score, "elapsed_s": round(r.elapsed_s, 2)} for r in ranked]
 

@@ -74,3 +74,28 @@ def test_a_heal_with_excluded_pixels_leaves_them_nan_and_calibrates_the_rest():
     assert max(v for v in share if v is not None) <= 1
     report = outcome.report()
     assert report["pixels_excluded"] == excluded.sum() and report["calibration"] == result.calibration
+
+
+def test_a_heal_fits_only_the_box_of_the_pixels_not_excluded():
+    """Below a horizon (the lower 60 % here) nothing is healed: the fit runs on the rest and
+    its result is the whole frame's, with its centre, fills and network in the whole frame."""
+    from dip_engine.fit import heal
+    from dip_engine.synthetic import occlude, ring_pattern
+
+    truth = ring_pattern((160, 128), seed=6) * 40
+    frame, mask = occlude(np.random.default_rng(4).poisson(truth).astype(np.int32))
+    excluded = np.zeros(frame.shape, bool)
+    excluded[64:] = True
+    config = HealConfig.from_preset("fast", iterations=20, center=[60.0, 64.0])
+    result = heal(frame, mask | excluded, config, excluded=excluded)
+    assert result.working_shape[0] < result.working_shape[1]  # the 80 x 128 box, not the frame
+    assert result.healed.shape == frame.shape and np.isnan(result.healed[excluded]).all()
+    valid = ~result.missing
+    assert np.array_equal(result.healed[valid], frame[valid])
+    healed = result.missing & ~excluded
+    assert healed.any() and np.isfinite(result.healed[healed]).all()
+    assert result.center == pytest.approx((60.0, 64.0)) and tuple(result.config.center) == (60.0, 64.0)
+    assert result.network.size == result.missing.sum() and np.isnan(result.network[excluded[result.missing]]).all()
+    for values in result.fills.values():
+        assert np.isfinite(values[healed[result.missing]]).all()
+    assert result.hidden.shape == frame.shape and not (result.hidden & result.missing).any()
