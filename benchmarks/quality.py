@@ -167,6 +167,9 @@ def main() -> None:
     for name in args.frames.split(","):
         image, missing, excluded = load(name)
         for kind in args.sets.split(","):
+            if kind == "copies" and not gap_copies(missing, EVAL_SEED, FRACTION, shapes=missing & ~excluded).any():
+                print(f"{name:26s} {kind:8s} no region to heal to copy (every missing region is excluded)\n")
+                continue
             report(name, kind, run_set(name, image, missing, excluded, kind, args.preset), args.preset)
 
 

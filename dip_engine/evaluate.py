@@ -207,9 +207,16 @@ def _regions(missing: np.ndarray, min_size: int, max_size: float) -> list[np.nda
             if min_size <= sizes[i] <= max_size]
 
 
-def holdout_pixels(missing: np.ndarray, seed: int, fraction: float, center=None) -> np.ndarray:
+#: Share of the fit's held-out pixels that copy the frame's own regions to heal; generic
+#: shapes make up the rest, so that the blend weights do not hang on a few copied shapes.
+COPIES_SHARE = 0.6
+
+
+def holdout_pixels(missing: np.ndarray, seed: int, fraction: float, center=None,
+                   shapes: np.ndarray | None = None) -> np.ndarray:
     """The fit's held-out pixels: copies of the frame's own missing regions
-    (:func:`gap_copies`), completed with generic occlusion shapes
+    (:func:`gap_copies`; of ``shapes`` only when given: the regions to heal, not
+    the excluded ones), completed with generic occlusion shapes
     (:func:`occlusions`) where the copies fall short of ``fraction``.
 
     Returns
@@ -217,9 +224,9 @@ def holdout_pixels(missing: np.ndarray, seed: int, fraction: float, center=None)
     hidden : (H, W) bool ndarray, a subset of ``~missing``
     """
     valid = ~np.asarray(missing, bool)
-    hidden = gap_copies(missing, seed=seed, fraction=fraction)
+    hidden = gap_copies(missing, seed=seed, fraction=COPIES_SHARE * fraction, shapes=shapes)
     short = fraction - hidden.sum() / max(valid.sum(), 1)
-    if short > 0.25 * fraction:
+    if short > 0.1 * fraction:
         hidden |= occlusions(valid & ~hidden, seed=seed, fraction=short * valid.sum() / max((valid & ~hidden).sum(), 1),
                              center=center)
     return hidden

@@ -259,7 +259,8 @@ def heal(
     missing = missing_pixels(image, mask)
     box = crop_box(None if excluded is None else np.asarray(excluded, bool) & missing, image.shape, MIN_SIDE)
     if box is not None:
-        inner = heal(image[box], missing[box], shifted(config, box), progress, should_stop, threads)
+        inner = heal(image[box], missing[box], shifted(config, box), progress, should_stop, threads,
+                     np.asarray(excluded, bool)[box])
         return exclude(uncrop(inner, box, image, missing, config), excluded)
     if config.fill == "poisson" and not whole_counts(np.asarray(image)[~missing]):
         raise ValueError("a Poisson-draw fill needs a frame of whole counts; this one holds fractions")
@@ -270,7 +271,7 @@ def heal(
     device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(threads or cpu_threads())
-    problem = _Problem.build(image, missing, config)
+    problem = _Problem.build(image, missing, config, excluded)
     result = _fit(problem, config, device, progress, should_stop)
     return exclude(_finish(np.asarray(image), result, config), excluded)
 
@@ -403,13 +404,16 @@ class _Problem:
         return None if self.symmetry is None else tuple(self.symmetry.center)
 
     @classmethod
-    def build(cls, image, missing, config: HealConfig) -> "_Problem":
+    def build(cls, image, missing, config: HealConfig, excluded: np.ndarray | None = None) -> "_Problem":
+        """The problem of healing ``missing`` pixels; the held-out pixels copy the regions to
+        heal, not the ``excluded`` ones."""
         valid = ~missing
         symmetry = frame_symmetry(image, valid, config)
         hidden = np.zeros_like(missing)
         if config.holdout > 0:
+            shapes = None if excluded is None else missing & ~np.asarray(excluded, bool)
             hidden = holdout_pixels(missing, seed=config.seed, fraction=config.holdout,
-                                    center=symmetry.center if symmetry else None)
+                                    center=symmetry.center if symmetry else None, shapes=shapes)
         known = valid & ~hidden
         space = _LogSpace.fit(image, known, symmetry, check=hidden if hidden.any() else None)
         target, weight = space.targets(image, known, config.mirror_weight)
