@@ -30,11 +30,12 @@ from .rings import RING_UNITS, annulus_mask, check_range, ring_range_mask
 from .shapes import box_mask, combine, ellipse_mask, grow, line_mask, polygon_mask, summary, thick_line_mask
 from .arm import straight_arm
 from .outside import outside_mask
-from .spec import (AUTO_EXCLUDABLE, CONTROL_RANGES, DEFAULT_EXCLUDE, EXCLUDABLE, MAX_SHAPE_WORK, MAX_SHAPES, MAX_VERTICES, MaskSpec, build_exclusion,
-                   build_mask)
+from .spec import (AUTO_EXCLUDABLE, CONTROL_RANGES, DEFAULT_EXCLUDE, EXCLUDABLE, MAX_SHAPE_WORK, MAX_SHAPES,
+                   MAX_VERTICES, MaskSpec, build_exclusion, build_mask)
 
 __all__ = [
-    "AUTO_EXCLUDABLE", "CONTROL_RANGES", "DEFAULT_EXCLUDE", "DEFAULT_CONTRAST", "DEFAULT_SIGMA", "DETECTORS", "Detector", "EXCLUDABLE", "MAX_SHAPES",
+    "AUTO_EXCLUDABLE", "CONTROL_RANGES", "DEFAULT_CONTRAST", "DEFAULT_EXCLUDE", "DEFAULT_SIGMA", "DETECTORS",
+    "Detector", "EXCLUDABLE", "MAX_SHAPES",
     "MAX_SHAPE_WORK", "MAX_VERTICES", "MaskSpec", "RING_UNITS", "annulus_mask", "auto_mask", "auto_mask_parts",
     "auto_mask_report",
     "box_mask", "build_exclusion", "build_mask", "check_range", "combine", "detectors_for_shape", "ellipse_mask", "flag_mask",

@@ -243,7 +243,8 @@ def zero_count_shadow(image: np.ndarray, valid: np.ndarray, window: int = 21) ->
     return shadow
 
 
-def window_shadow(image: np.ndarray, valid: np.ndarray, smooth: float = 4.0, band: tuple[int, int] = (6, 20)) -> np.ndarray:
+def window_shadow(image: np.ndarray, valid: np.ndarray, smooth: float = 4.0,
+                  band: tuple[int, int] = (6, 20)) -> np.ndarray:
     """The shadow of a round window or flight-tube aperture: the dim side of a sharp edge,
     joined to the frame's border.
 
