@@ -158,7 +158,7 @@ MAX_SHAPES = 500
 #: The parts of the auto mask (keys of :func:`auto_mask_parts`) that may be excluded, as the page names them.
 AUTO_EXCLUDABLE = {
     "horizon": "below the sample horizon (grazing incidence; proposed)",
-    "shadows": "zero-count shadows joined to the border (flight tube, window; proposed)",
+    "shadows": "shadows joined to the border (flight tube, window; proposed)",
     "beamstop_and_arm": "beamstop and arm (or rod)",
     "gaps": "module gaps",
     "flags": "pixels the detector flags",
