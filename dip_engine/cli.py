@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parts with no physical data, written as 2 (excluded: not healed, NaN or -1 in outputs) "
                         "instead of 1: a comma list of outside (the area outside the detector window, large masked "
                         "regions joined to the border), a part of the auto mask (horizon: below a GISAXS sample "
-                        "horizon; shadows: flight-tube and window shadows joined to the border; beamstop_and_arm, gaps, flags, "
-                        "outliers), file (--mask), rings; 'none' for none "
+                        "horizon; shadows: flight-tube and window shadows joined to the border; beamstop_and_arm, "
+                        "gaps, flags, outliers), file (--mask), rings; 'none' for none "
                         f"(default: {','.join(DEFAULT_EXCLUDE)})")
     m.add_argument("--ring", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="also mask a ring range (repeatable), in --unit around the beam centre")
