@@ -104,10 +104,13 @@ def hidden_set(kind: str, missing: np.ndarray, excluded: np.ndarray, center) -> 
     return occlusions(~missing, seed=EVAL_SEED, fraction=FRACTION, center=center)
 
 
-def run_set(name, image, missing, excluded, kind, preset) -> dict:
-    """Every method's RMSE on one hidden set of one frame, and the fit's own score."""
+def run_set(name, image, missing, excluded, kind, preset) -> dict | None:
+    """Every method's RMSE on one hidden set of one frame, and the fit's own score; None
+    when the set is empty (no region to heal to copy: every missing region is excluded)."""
     symmetry = detect_symmetry(image, ~missing)
     hidden = hidden_set(kind, missing, excluded, symmetry.center)
+    if not hidden.any():
+        return None
     masked = missing | hidden
     symmetry = detect_symmetry(image, ~masked)  # the healers see the hidden pixels as missing
     truth = np.asarray(image, np.float64)[hidden]
@@ -167,10 +170,11 @@ def main() -> None:
     for name in args.frames.split(","):
         image, missing, excluded = load(name)
         for kind in args.sets.split(","):
-            if kind == "copies" and not gap_copies(missing, EVAL_SEED, FRACTION, shapes=missing & ~excluded).any():
-                print(f"{name:26s} {kind:8s} no region to heal to copy (every missing region is excluded)\n")
+            out = run_set(name, image, missing, excluded, kind, args.preset)
+            if out is None:
+                print(f"{name:26s} {kind:8s} nothing to hide (every missing region is excluded)\n")
                 continue
-            report(name, kind, run_set(name, image, missing, excluded, kind, args.preset), args.preset)
+            report(name, kind, out, args.preset)
 
 
 if __name__ == "__main__":

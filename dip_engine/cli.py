@@ -377,7 +377,7 @@ def _mask(args) -> int:
     rings = [_ring(frame.data, low, high, args, params, geometry) for low, high in args.ring or []]
     for ring in rings:
         mask |= ring
-    excluded = _excluded(args.exclude, mask, base, rings, parts)
+    excluded = _excluded(args.exclude, frame.data, mask, base, rings, parts)
     write_mask(out, mask.astype(np.uint8) + excluded)
     info = masks.summary(mask)
     print(f"wrote {out}: {100 * info['fraction']:.2f} % masked ({info['pixels']} pixels, "
@@ -386,20 +386,18 @@ def _mask(args) -> int:
     return 0
 
 
-def _excluded(names: str, mask, base, rings: list, auto_parts: dict) -> "np.ndarray":
+def _excluded(names: str, image, mask, base, rings: list, auto_parts: dict) -> "np.ndarray":
     """The pixels of ``mask`` that ``xray-heal mask --exclude`` names (no physical data);
-    ``auto_parts``: the auto mask's parts ({} without --auto)."""
+    ``auto_parts``: the auto mask's parts ({} without --auto). The ring ranges are the
+    command's own (in pixels or in --unit); the rest is :func:`~dip_engine.masks.build_exclusion`."""
     from . import masks
 
     chosen = {p.strip() for p in names.split(",") if p.strip()} - {"none"}
     allowed = [name for name in masks.EXCLUDABLE if name != "drawn"]
     if chosen - set(allowed):
         raise ValueError(f"--exclude takes a comma list of {', '.join(allowed)}, or none, not {names!r}")
-    excluded = masks.outside_mask(mask) if "outside" in chosen else np.zeros(mask.shape, bool)
-    for name in chosen & set(auto_parts):
-        excluded |= auto_parts[name]
-    if "file" in chosen and base is not None:
-        excluded |= base
+    spec = masks.MaskSpec(auto=bool(auto_parts), exclude=sorted(chosen - {"rings"}))
+    excluded = masks.build_exclusion(image, spec, mask, base, auto_parts)
     for ring in rings if "rings" in chosen else []:
         excluded |= ring
     return excluded & mask

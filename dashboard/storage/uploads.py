@@ -139,8 +139,10 @@ class Uploads:
         cached = self.auto_parts(upload_id, image, sigma, contrast, detector)
         if cached is None:
             return None
+        from dip_engine.masks import combine
+
         parts, params = cached
-        return np.logical_or.reduce(list(parts.values())), params
+        return combine(next(iter(parts.values())).shape, *parts.values()), params
 
     def auto_parts(self, upload_id: str, image: np.ndarray | None, sigma: float, contrast: float,
                    detector: str | None = None):

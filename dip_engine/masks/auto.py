@@ -76,12 +76,6 @@ def _gaps(shape: tuple[int, int], detector: str | None) -> tuple[np.ndarray, str
     return gap_mask(shape, fits[0]), fits[0]
 
 
-def is_grazing(symmetry) -> bool:
-    """Whether a frame's symmetry is a grazing-incidence one: no point mirror, a mirror
-    about a (near) vertical axis."""
-    return _upright_axis(symmetry) is not None
-
-
 def _upright_axis(symmetry) -> float | None:
     """The angle (degrees) of a grazing-incidence frame's (near) vertical mirror axis, None
     when the frame is not one (isotropic, a point mirror, or no such axis)."""
