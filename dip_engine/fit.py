@@ -463,8 +463,10 @@ def _fit(problem: _Problem, config: HealConfig, device, progress, should_stop) -
     target, weight = problem.target.to(device), problem.weight.to(device)
     weight_sum = weight.sum()
     in_ch = config.input_depth if config.input_type == "noise" else 2
-    z = make_input(config.input_type, in_ch, tuple(target.shape[-2:]), gen).to(device)
-    net = skip(in_ch, 1, config.channels, channels_skip=config.skip_channels).to(device)
+    # oneDNN's channels-last convolutions: a CPU fit of CeO2_Pilatus1M.tif took 75 s instead of 88 s
+    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    z = make_input(config.input_type, in_ch, tuple(target.shape[-2:]), gen).to(device, memory_format=layout)
+    net = skip(in_ch, 1, config.channels, channels_skip=config.skip_channels).to(device, memory_format=layout)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     conv_weights = [p for p in net.parameters() if p.dim() == 4]
     score_fn = problem.scorer(device)
