@@ -25,12 +25,14 @@ from common import load
 
 from dip_engine import PRESETS, HealConfig
 from dip_engine.evaluate import classical_scores
-from dip_engine.fit import cpu_threads, heal, resolve_device
+from dip_engine.fit import cpu_threads, heal, memory_layout, resolve_device
 from dip_engine.network import skip
 
 
 def iterations_per_second(net, in_ch: int, size: int, device, steps: int) -> float:
-    z = torch.rand(1, in_ch, size, size, device=device) / 10
+    """Adam steps per second of ``net`` on a (size x size) frame, in the fit's memory layout."""
+    net = net.to(device, memory_format=memory_layout(device))
+    z = (torch.rand(1, in_ch, size, size) / 10).to(device, memory_format=memory_layout(device))
     target = torch.rand(1, 1, size, size, device=device)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
 
@@ -78,7 +80,7 @@ def main() -> None:
         base = None
         for label, make in nets.items():
             net, in_ch = make()
-            ips = iterations_per_second(net.to(device), in_ch, size, device, args.steps)
+            ips = iterations_per_second(net, in_ch, size, device, args.steps)
             base = base or ips
             print(f"  {size}x{size}  {label:40s} {ips:8.2f} it/s  ({ips / base:5.1f}x upstream)", flush=True)
 

@@ -17,6 +17,23 @@ the floor ``c`` are fitted on the fit's held-out pixels (copies of the
 frame's own gaps) so that 68.3 % of their errors fall within 1 sigma and
 95.4 % within 2 sigma. The coverage reported is cross-fitted: calibrated on
 half the held-out regions, counted on the other half, and back.
+
+A photon count is a whole number: a pixel that measured n counts is the
+cell from n - 1/2 to n + 1/2 counts (from nothing, for 0), not a point. On a
+sparse frame most held-out pixels measured 0, and a point-wise "within 1
+sigma" then holds for all of them or for none, whatever sigma is. Counts
+are therefore judged by the randomised probability integral transform
+(Czado, Gneiting and Held 2009): u = F(low) + v (F(high) - F(low)) with v
+uniform in [0, 1) and F the normal predictive distribution; "within k
+sigma" means u lies between Phi(-k) and Phi(k), which happens 68.3 % and
+95.4 % of the time for a right sigma, and for a value that is not a count
+(low = high) is |error| <= k sigma exactly.
+
+References
+----------
+.. [1] C. Czado, T. Gneiting, L. Held, "Predictive model assessment for
+       count data", Biometrics 65, 1254-1261 (2009),
+       https://doi.org/10.1111/j.1541-0420.2009.01191.x
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from .intensity import log10_counts, whole_counts
 
@@ -34,7 +52,59 @@ WITHIN_1, WITHIN_2 = 0.6827, 0.9545
 SCALES = np.logspace(-3, 4, 71)
 FLOORS = np.concatenate([[0.0], np.logspace(-7, -1, 31)])
 #: Most held-out pixels a calibration looks at (a regular subsample beyond).
-MAX_PIXELS = 20_000
+MAX_PIXELS = 10_000
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What was measured at held-out pixels, as cells about the prediction (log10(1 + I)).
+
+    ``low`` and ``high``: (n,) edges of each pixel's cell minus its predicted
+    value (equal for values that are not counts; ``low`` is -inf for a
+    count of 0); ``draw``: (n,) uniform numbers in [0, 1) that place each
+    measurement within its cell (:func:`Measured.within`).
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    draw: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, predicted: np.ndarray, counts: bool, seed: int = 0) -> "Measured":
+        """The cells of measured ``values`` (counts, or intensities when ``counts`` is False)
+        about ``predicted`` (log10(1 + I)); ``seed`` makes the draws reproducible."""
+        values = np.clip(np.asarray(values, np.float64), 0, None)
+        predicted = np.asarray(predicted, np.float64)
+        draw = np.random.default_rng(seed).random(values.shape)
+        if not counts:
+            error = np.log10(1 + values) - predicted
+            return cls(error, error, draw)
+        low = np.where(values >= 1, np.log10(np.maximum(values + 0.5, 1.0)), -np.inf) - predicted
+        return cls(low, np.log10(values + 1.5) - predicted, draw)
+
+    def __getitem__(self, index) -> "Measured":
+        return Measured(self.low[index], self.high[index], self.draw[index])
+
+    @property
+    def size(self) -> int:
+        return self.low.size
+
+    def pit(self, sigma: np.ndarray) -> np.ndarray:
+        """Randomised probability integral transform of each measurement under a normal
+        prediction of std ``sigma`` (array of sigma's broadcast shape, in [0, 1])."""
+        sigma = np.maximum(sigma, 1e-15)
+        lo, hi = special.ndtr(self.low / sigma), special.ndtr(self.high / sigma)
+        return lo + self.draw * (hi - lo)
+
+    def within(self, sigma: np.ndarray, k: float) -> np.ndarray:
+        """Whether each measurement lies within ``k`` sigma of its prediction: its
+        randomised PIT lies between Phi(-k) and Phi(k)."""
+        return _central(self.pit(sigma), k)
+
+
+def _central(u: np.ndarray, k: float) -> np.ndarray:
+    """Whether each PIT ``u`` lies in the central interval of a normal's +-k sigma."""
+    return np.abs(u - 0.5) <= special.ndtr(k) - 0.5
 
 
 @dataclass(frozen=True)
@@ -133,37 +203,36 @@ def disagreement(logs: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return ((logs - blend[:, None]) ** 2) @ w
 
 
-def calibrate(errors: np.ndarray, model_var: np.ndarray, noise_var: np.ndarray,
+def calibrate(measured: Measured, model_var: np.ndarray, noise_var: np.ndarray,
               groups: np.ndarray) -> Calibration:
-    """The scale and floor that make held-out ``errors`` (log10) cover like a normal
-    distribution, with their cross-fitted coverage; ``groups``: the region of each pixel."""
-    errors, model_var, noise_var = (np.asarray(a, np.float64) for a in (errors, model_var, noise_var))
-    if errors.size < 20:
+    """The scale and floor that make held-out ``measured`` values (cells about their
+    predictions) cover like a normal distribution, with their cross-fitted coverage;
+    ``groups``: the region of each pixel."""
+    model_var, noise_var = (np.asarray(a, np.float64) for a in (model_var, noise_var))
+    if measured.size < 20:
         return Calibration()
-    keep = np.arange(errors.size)[:: max(1, errors.size // MAX_PIXELS)]
-    errors, model_var, noise_var, groups = errors[keep], model_var[keep], noise_var[keep], groups[keep]
-    scale, floor = _fit(errors, model_var, noise_var)
+    keep = np.arange(measured.size)[:: max(1, measured.size // MAX_PIXELS)]
+    measured, model_var, noise_var, groups = measured[keep], model_var[keep], noise_var[keep], groups[keep]
+    scale, floor = _fit(measured, model_var, noise_var)
     within = {1: [], 2: []}
     for half in (0, 1):
         test = groups % 2 == half
         if test.all() or not test.any():
-            test = np.arange(errors.size) % 2 == half  # one region: alternate pixels
-        a, c = _fit(errors[~test], model_var[~test], noise_var[~test])
+            test = np.arange(measured.size) % 2 == half  # one region: alternate pixels
+        a, c = _fit(measured[~test], model_var[~test], noise_var[~test])
         sigma = np.sqrt(a * model_var[test] + noise_var[test] + c)
         for k in within:
-            within[k].append(np.abs(errors[test]) <= k * sigma)
+            within[k].append(measured[test].within(sigma, k))
     return Calibration(float(scale), float(floor), float(np.concatenate(within[1]).mean()),
-                       float(np.concatenate(within[2]).mean()), int(errors.size))
+                       float(np.concatenate(within[2]).mean()), int(measured.size))
 
 
-def _fit(errors, model_var, noise_var) -> tuple[float, float]:
+def _fit(measured: Measured, model_var, noise_var) -> tuple[float, float]:
     """(a, c) on the candidate grid whose coverage at 1 and 2 sigma is nearest the normal's."""
-    squared = errors ** 2
     best = (np.inf, 1.0, 0.0)
     for floor in FLOORS:  # one floor at a time: (scales x pixels) stays small
-        variance = np.maximum(SCALES[:, None] * model_var[None, :] + noise_var + floor, 1e-30)
-        miss = ((squared <= variance).mean(axis=1) - WITHIN_1) ** 2 \
-            + ((squared <= 4 * variance).mean(axis=1) - WITHIN_2) ** 2
+        u = measured.pit(np.sqrt(np.maximum(SCALES[:, None] * model_var[None, :] + noise_var + floor, 1e-30)))
+        miss = (_central(u, 1).mean(axis=1) - WITHIN_1) ** 2 + (_central(u, 2).mean(axis=1) - WITHIN_2) ** 2
         i = int(np.argmin(miss))
         if miss[i] < best[0]:
             best = (float(miss[i]), float(SCALES[i]), float(floor))
@@ -195,10 +264,10 @@ def calibrated(image: np.ndarray, result, hidden_logs: np.ndarray | None = None,
     cal = Calibration()
     if hidden.any() and result.hidden_spread.size == hidden.sum() and hidden_logs.shape[0] == hidden.sum():
         predicted = hidden_logs @ weights
-        truth = log10_counts(np.asarray(image)[hidden])
         model = result.hidden_spread ** 2 + disagreement(hidden_logs, weights)
         noise = noise_variance(10 ** predicted - 1, counts, scatter)
-        cal = calibrate(predicted - truth, model, noise, ndimage.label(hidden)[0][hidden])
+        measured = Measured.of(np.asarray(image)[hidden], predicted, counts, result.config.seed)
+        cal = calibrate(measured, model, noise, ndimage.label(hidden)[0][hidden])
     model = np.asarray(result.uncertainty, np.float64)[missing] ** 2 + disagreement(missing_logs, weights)
     noise = noise_variance(np.asarray(result.healed, np.float64)[missing], counts, scatter)
     sigma = np.zeros(np.shape(image), np.float32)

@@ -6,8 +6,8 @@ import pytest
 
 from dip_engine import HealConfig
 from dip_engine.masks import outside_mask
-from dip_engine.uncertainty import (WITHIN_1, WITHIN_2, calibrate, disagreement, poisson_log_variance,
-                                    scatter_noise)
+from dip_engine.uncertainty import (WITHIN_1, WITHIN_2, Measured, calibrate, disagreement,
+                                    exact_poisson_log_variance, poisson_log_variance, scatter_noise)
 
 
 def test_the_calibration_finds_the_scale_of_errors_whose_spread_it_knows_up_to_a_factor():
@@ -17,11 +17,41 @@ def test_the_calibration_finds_the_scale_of_errors_whose_spread_it_knows_up_to_a
     noise = np.full(n, 1e-4)
     errors = rng.normal(0, np.sqrt(9 * model + noise))
     groups = np.arange(n) // 50
-    cal = calibrate(errors, model, noise, groups)
+    cal = calibrate(Measured(errors, errors, rng.random(n)), model, noise, groups)
     assert cal.scale == pytest.approx(9, rel=0.25)
     assert abs(cal.coverage_1 - WITHIN_1) < 0.02 and abs(cal.coverage_2 - WITHIN_2) < 0.02
     sigma = cal.sigma(model, noise)
     assert abs(np.mean(np.abs(errors) <= sigma) - WITHIN_1) < 0.02
+
+
+def test_a_value_that_is_not_a_count_is_within_k_sigma_exactly_when_its_error_is():
+    values = np.array([0.0, 9.0, 99.0, 999.0])
+    measured = Measured.of(values, np.full(4, 2.0), counts=False)
+    sigma = np.full(4, 0.5)
+    assert measured.within(sigma, 1).tolist() == [False, False, True, False]  # errors -2, -1, 0, 1
+    assert measured.within(sigma, 2).tolist() == [False, True, True, True]
+    assert Measured.of(values, np.full(4, 1.2), counts=False).within(sigma, 2).tolist() == [False, True, True, False]
+
+
+def test_sparse_counts_are_judged_as_cells_so_that_their_true_spread_covers_like_a_normal():
+    """A frame of 0 and 1 counts: with each pixel's true mean and variance of log10(1 + N),
+    counts judged as points are all within 1 sigma or all outside, whatever the scale;
+    judged as cells they cover 68 % and about 95 %, as the calibration reports."""
+    rng = np.random.default_rng(4)
+    lam = rng.uniform(0.01, 0.3, 20000)
+    counts = rng.poisson(lam)
+    k = np.arange(40)
+    pmf = np.exp(-lam[:, None]) * lam[:, None] ** k / np.cumprod(np.r_[1, k[1:]])[None, :]
+    predicted = pmf @ np.log10(1 + k)
+    noise = exact_poisson_log_variance(lam)
+    sigma = np.sqrt(noise)
+    pointwise = np.abs(np.log10(1 + counts) - predicted) <= sigma
+    assert pointwise.mean() > 0.85  # every zero count within 1 sigma, every one-count pixel outside
+    measured = Measured.of(counts, predicted, counts=True)
+    assert abs(measured.within(sigma, 1).mean() - WITHIN_1) < 0.03
+    assert 0.9 < measured.within(sigma, 2).mean() < 0.98
+    cal = calibrate(measured, np.full(lam.size, 1e-6), noise, np.arange(lam.size) // 50)
+    assert abs(cal.coverage_1 - WITHIN_1) < 0.03 and 0.9 < cal.coverage_2 < 0.98
 
 
 def test_poisson_variance_of_log_counts_is_exact_at_low_counts_and_the_delta_method_above():
