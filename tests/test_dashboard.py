@@ -268,6 +268,8 @@ def test_an_auto_mask_not_computed_yet_can_be_left_for_later(tmp_path, small_tif
     spec = spec_from_inputs([], {ids.AUTO: ["auto"]})
     _, mask, params = store.upload_mask(meta["upload_id"], spec, wait_for_auto=False)
     assert params == {"pending": True} and mask.sum() == (flagged < 0).sum()
+    assert spec.exclude and not store.upload_exclusion(meta["upload_id"], spec, mask, wait_for_auto=False).any()
+    assert not list((tmp_path / "uploads" / meta["upload_id"]).glob("auto-*.npz"))  # still left for later
     _, full, params = store.upload_mask(meta["upload_id"], spec)
     assert "center" in params and full.sum() > mask.sum()
     assert store.upload_mask(meta["upload_id"], spec, wait_for_auto=False)[2] == params  # now cached

@@ -247,7 +247,7 @@ def _register_edits(app, store) -> None:
             big = new_frame and meta["shape"][0] * meta["shape"][1] > DEFER_AUTO_PIXELS
             spec = spec_from_state(state)
             image, mask, params = store.upload_mask(upload_id, spec, wait_for_auto=not big)
-            excluded = int(store.upload_exclusion(upload_id, spec, mask).sum()) if spec.exclude else 0
+            summary = _summary(store, upload_id, spec, mask, params)
         except (KeyError, TypeError):
             return no_update, refusal("The frame is no longer on the server; load it again."), no_update, no_update
         except ValueError as exc:
@@ -256,8 +256,17 @@ def _register_edits(app, store) -> None:
         if new_frame:
             figure = frame_figure(image, mask, revision=upload_id)
             view = {"upload_id": upload_id, "levels": figure.layout.meta["levels"], "window": None}
-            return figure, describe_mask(mask, params, excluded), pending, view
-        return mask_patch(image, mask, view.get("window")), describe_mask(mask, params, excluded), pending, no_update
+            return figure, summary, pending, view
+        return mask_patch(image, mask, view.get("window")), summary, pending, no_update
+
+
+def _summary(store, upload_id: str, spec, mask: np.ndarray, params: dict):
+    """The mask's summary line, with the pixels ``spec`` excludes counted; an auto mask
+    still pending (``params``) is not computed here either."""
+    excluded = 0
+    if spec.exclude:
+        excluded = int(store.upload_exclusion(upload_id, spec, mask, wait_for_auto=not params.get("pending")).sum())
+    return describe_mask(mask, params, excluded)
 
 
 def _register_views(app, store) -> None:
@@ -274,10 +283,12 @@ def _register_views(app, store) -> None:
         if not upload_id or not state or state.get("upload_id") != upload_id:
             return no_update, no_update
         try:
-            image, mask, params = store.upload_mask(upload_id, spec_from_state(state))
+            spec = spec_from_state(state)
+            image, mask, params = store.upload_mask(upload_id, spec)
+            summary = _summary(store, upload_id, spec, mask, params)
         except (KeyError, ValueError) as exc:
             return no_update, refusal(exc)
-        return mask_patch(image, mask, (view or {}).get("window")), describe_mask(mask, params)
+        return mask_patch(image, mask, (view or {}).get("window")), summary
 
     @app.callback(
         Output(ids.GRAPH, "figure", allow_duplicate=True),

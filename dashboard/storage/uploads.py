@@ -191,15 +191,18 @@ class Uploads:
                 auto, params = cached
         return image, build_mask(image, spec, base, auto), params
 
-    def upload_exclusion(self, upload_id: str, spec, mask: np.ndarray) -> np.ndarray:
+    def upload_exclusion(self, upload_id: str, spec, mask: np.ndarray, wait_for_auto: bool = True) -> np.ndarray:
         """The pixels of an upload's ``mask`` that ``spec`` excludes (no physical data;
-        :func:`dip_engine.masks.build_exclusion`)."""
+        :func:`dip_engine.masks.build_exclusion`). With ``wait_for_auto`` False, the auto
+        mask's parts are read from the cache only, as :meth:`upload_mask` reads them."""
         from dip_engine.masks import AUTO_EXCLUDABLE, build_exclusion
 
         image, stored, _ = self.load_upload(upload_id)
         parts = None
         if spec.auto and set(spec.exclude) & set(AUTO_EXCLUDABLE):
-            parts = self.auto_parts(upload_id, image, spec.sigma, spec.contrast, spec.detector)[0]
+            cached = self.auto_parts(upload_id, image if wait_for_auto else None, spec.sigma, spec.contrast,
+                                     spec.detector)
+            parts = None if cached is None else cached[0]
         return build_exclusion(image, spec, mask, self._base_mask(upload_id, stored), parts)
 
     def _base_mask(self, upload_id: str, stored: np.ndarray | None) -> np.ndarray | None:
