@@ -6,8 +6,10 @@ import pytest
 
 from dip_engine import HealConfig
 from dip_engine.masks import outside_mask
+from dip_engine.symmetry import Operation, Symmetry
 from dip_engine.uncertainty import (WITHIN_1, WITHIN_2, Measured, calibrate, disagreement,
-                                    exact_poisson_log_variance, poisson_log_variance, scatter_noise)
+                                    exact_poisson_log_variance, poisson_log_variance, reach_variance,
+                                    scatter_noise, variogram)
 
 
 def test_the_calibration_finds_the_scale_of_errors_whose_spread_it_knows_up_to_a_factor():
@@ -72,6 +74,39 @@ def test_scatter_noise_measures_white_noise():
     rng = np.random.default_rng(2)
     image = 10 ** (2 + rng.normal(0, 0.05, (200, 200))) - 1
     assert scatter_noise(image, np.ones(image.shape, bool)) == pytest.approx(0.05, rel=0.05)
+
+
+def test_the_variogram_of_white_noise_is_flat_and_all_nugget():
+    rng = np.random.default_rng(6)
+    image = 10 ** (2 + rng.normal(0, 0.05, (200, 200))) - 1
+    known = np.ones(image.shape, bool)
+    lags, values = variogram(image, known)
+    assert lags[0] == 1 and np.allclose(values, 2 * 0.05 ** 2, rtol=0.05)
+    missing = np.zeros(image.shape, bool)
+    missing[50:110, 50:110] = True
+    assert reach_variance(image, ~missing, missing, None).max() < 0.1 * 0.05 ** 2  # noise is not structure
+
+
+def test_what_nothing_measured_tells_grows_into_a_gap_that_no_partner_reaches():
+    """A smooth random field (no symmetry): a pixel 20 px into a hole is known only as well as
+    pixels 20 px apart agree; with a mirror partner measured, or a ring, nothing is added."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    field = ndimage.gaussian_filter(rng.normal(size=(200, 200)), 8)
+    image = 10 ** (2 + 0.3 * field / field.std()) - 1
+    missing = np.zeros(image.shape, bool)
+    missing[20:61, 20:61] = True
+    reach = reach_variance(image, ~missing, missing, None)
+    distance = ndimage.distance_transform_edt(missing)[missing]
+    y = np.log10(1 + image)
+    apart = np.mean(np.concatenate([(y[:, 16:] - y[:, :-16]).ravel(), (y[16:] - y[:-16]).ravel()]) ** 2)
+    assert reach[distance >= 16].mean() > 10 * reach[distance <= 1].mean()
+    assert reach[distance == 16].mean() == pytest.approx(apart, rel=0.35)
+    mirror = Symmetry((100.0, 100.0), (Operation("mirror", 0.0, 0.9, True),), False, 0.5)
+    assert not reach_variance(image, ~missing, missing, mirror).any()  # the partner square is measured
+    rings = Symmetry((100.0, 100.0), (), True, 0.9)
+    assert not reach_variance(image, ~missing, missing, rings).any()
 
 
 def test_outside_a_round_window_is_excluded_and_gaps_and_arms_are_not():
