@@ -50,16 +50,7 @@ def cross_fitted_rmse(predictions: np.ndarray, truth: np.ndarray, groups: np.nda
     return float(np.sqrt(np.mean(errors ** 2)))
 
 
-def fill_values(image: np.ndarray, missing: np.ndarray, hidden: np.ndarray, symmetry) -> tuple[dict, dict]:
-    """Each fill's counts at the held-out pixels (run with them missing too) and at the
-    missing pixels: ({name: (n,) array}, {name: (m,) array}), n = hidden.sum(), m =
-    missing.sum(). Independent of the fit, so a heal runs it beside the fit."""
-    shown = missing | hidden
-    at_hidden = {name: fill(image, shown, symmetry)[hidden] for name, fill in FILLS.items()}
-    return at_hidden, {name: fill(image, missing, symmetry)[missing] for name, fill in FILLS.items()}
-
-
-def blend(image: np.ndarray, result, fills: tuple[dict, dict] | None = None):
+def blend(image: np.ndarray, result):
     """The :class:`~dip_engine.fit.HealResult` with its healed pixels blended with the fills.
 
     Returns the result unchanged when it has no symmetry or no held-out
@@ -67,21 +58,21 @@ def blend(image: np.ndarray, result, fills: tuple[dict, dict] | None = None):
     hold-out score (or the best single healer's, when that is lower; it then
     has all the weight), ``blend`` records the weights, the fit's own score and
     each fill's score on the same held-out pixels, and ``fills`` holds each
-    fill's counts at the missing pixels. ``fills``: :func:`fill_values` of this
-    result's pixels, if already run.
+    fill's counts at the missing pixels.
     """
     hidden, missing = result.hidden, result.missing
     if result.symmetry is None or not hidden.any() or result.hidden_prediction.size != hidden.sum():
         return result
-    at_hidden, fills = fills or fill_values(image, missing, hidden, result.symmetry)
+    shown = missing | hidden
     predictions = np.stack([log10_counts(result.hidden_prediction)]
-                           + [log10_counts(values) for values in at_hidden.values()], 1)
+                           + [log10_counts(fill(image, shown, result.symmetry)[hidden]) for fill in FILLS.values()], 1)
     truth = log10_counts(np.asarray(image)[hidden])
     singles = np.sqrt(np.mean((predictions - truth[:, None]) ** 2, axis=0))
     w = weights(predictions, truth)
     score = cross_fitted_rmse(predictions, truth, ndimage.label(hidden)[0][hidden])
     if singles.min() < score:
         w, score = np.eye(len(singles))[int(np.argmin(singles))], float(singles.min())
+    fills = {name: fill(image, missing, result.symmetry)[missing] for name, fill in FILLS.items()}
     healers = np.stack([log10_counts(result.healed[missing])] + [log10_counts(values) for values in fills.values()], 1)
     counts = np.zeros(np.shape(image))
     counts[missing] = 10 ** (healers @ w) - 1

@@ -29,7 +29,6 @@ import dataclasses
 import math
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -280,24 +279,17 @@ def heal(
     if device.type == "cpu":
         torch.set_num_threads(threads or cpu_threads())
     problem = _Problem.build(image, missing, config, excluded)
-    with ThreadPoolExecutor(max_workers=1) as beside:  # the fills use the core torch leaves free
-        fills = None
-        if config.blend and problem.symmetry is not None and problem.hidden.any():
-            from .blend import fill_values
-
-            fills = beside.submit(fill_values, problem.image, problem.missing, problem.hidden, problem.symmetry)
-        result = _fit(problem, config, device, progress, should_stop)
-        return exclude(_finish(np.asarray(image), result, config, fills), excluded)
+    result = _fit(problem, config, device, progress, should_stop)
+    return exclude(_finish(np.asarray(image), result, config), excluded)
 
 
-def _finish(image: np.ndarray, result: HealResult, config: HealConfig, fills: Future | None = None) -> HealResult:
-    """The fit blended with the fills (``config.blend``; ``fills``: their values, being
-    computed), its uncertainty calibrated, and its healed pixels drawn from Poisson
-    (``config.fill``)."""
+def _finish(image: np.ndarray, result: HealResult, config: HealConfig) -> HealResult:
+    """The fit blended with the fills (``config.blend``), its uncertainty calibrated, and its
+    healed pixels drawn from Poisson (``config.fill``)."""
     if config.blend:
         from .blend import blend
 
-        result = blend(image, result, None if fills is None else fills.result())
+        result = blend(image, result)
     if result.calibration is None:  # not blended: the fit alone is calibrated
         from .uncertainty import calibrated
 
