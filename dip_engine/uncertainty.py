@@ -16,10 +16,11 @@ would have measured there has four sources:
   the frame's structure r pixels apart is: ``h`` is the mean squared
   difference of measured pixels r apart along rows or columns, whichever
   is less (the frame's variogram, 2 gamma(r)), less the part of it that is
-  the noise of those two pixels (its nugget). On ``gisaxs_np_bcp.tif`` the error of
-  such pixels grew from 0.05 to 0.20 between 1 and 20 px, as the variogram
-  does, while healers and fit agreed everywhere. 0 where a partner was
-  measured, and on isotropic frames, where the ring is every pixel's partner.
+  the noise of those two pixels (its nugget). On ``gisaxs_np_bcp.tif`` the
+  error of such pixels grew from 0.05 to 0.20 between 1 and 20 px, as the
+  variogram does, while healers and fit agreed everywhere. 0 where a
+  partner was measured, and on isotropic frames, where the ring is every
+  pixel's partner.
 
 The predictive variance is ``a (s^2 + d^2) + p + h + c``; the scale ``a`` and
 the floor ``c`` are fitted on the fit's held-out pixels (copies of the
@@ -90,8 +91,10 @@ class Measured:
         if not counts:
             error = np.log10(1 + values) - predicted
             return cls(error, error, draw)
-        low = np.where(values >= 1, np.log10(np.maximum(values + 0.5, 1.0)), -np.inf) - predicted
-        return cls(low, np.log10(values + 1.5) - predicted, draw)
+        low = np.full(values.shape, -np.inf)  # a count of 0 reaches down to nothing
+        some = values >= 1
+        low[some] = np.log10(values[some] + 0.5)
+        return cls(low - predicted, np.log10(values + 1.5) - predicted, draw)
 
     def __getitem__(self, index) -> "Measured":
         return Measured(self.low[index], self.high[index], self.draw[index])
@@ -224,9 +227,9 @@ def reach_variance(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, sym
     """(n,) variance (log10 units squared) of what nothing measured tells at ``pixels``
     (n = pixels.sum()): the :func:`variogram` at each pixel's distance from the nearest
     ``known`` pixel less its nugget (the noise of the two pixels: the variogram drawn
-    back from lags 1 and 2 to lag 0), for pixels with
-    no known symmetric partner under ``symmetry`` (every pixel when it is None); 0 for
-    the others and on isotropic frames."""
+    back from lags 1 and 2 to lag 0), for pixels with no known symmetric partner under
+    ``symmetry`` (every pixel when it is None); 0 for the others and on isotropic
+    frames."""
     from scipy import ndimage
 
     from .symmetry import fold
