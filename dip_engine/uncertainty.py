@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .intensity import log10_counts, whole_counts
+from .intensity import log10_counts, log_counts, whole_counts
 
 #: The share of a normal distribution within 1 and within 2 standard deviations.
 WITHIN_1, WITHIN_2 = 0.6827, 0.9545
@@ -89,7 +89,7 @@ class Measured:
         predicted = np.asarray(predicted, np.float64)
         draw = np.random.default_rng(seed).random(values.shape)
         if not counts:
-            error = np.log10(1 + values) - predicted
+            error = log10_counts(values) - predicted
             return cls(error, error, draw)
         low = np.full(values.shape, -np.inf)  # a count of 0 reaches down to nothing
         some = values >= 1
@@ -211,7 +211,7 @@ def variogram(image: np.ndarray, known: np.ndarray, lags=LAGS) -> tuple[np.ndarr
     pixels apart, along rows or along columns, whichever differ less (a streak or a
     rod varies little along itself, and a healer follows it), for each lag shorter
     than the frame (pixels, log10 units squared)."""
-    y = np.log10(1 + np.clip(np.where(known, image, 0), 0, None))
+    y = log10_counts(np.where(known, image, 0))
     out = []
     for lag in (lag for lag in lags if lag < min(y.shape)):
         pairs = [(known[:, lag:] & known[:, :-lag], y[:, lag:] - y[:, :-lag]),
@@ -242,7 +242,7 @@ def reach_variance(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, sym
     reach = np.clip(np.interp(distance, lags, values) - nugget, 0, None)
     if symmetry is None:
         return reach
-    _, found = fold(np.log1p(np.clip(np.where(known, image, 0), 0, None)), known, symmetry)
+    _, found = fold(log_counts(image, known), known, symmetry)
     return np.where(found[pixels], 0.0, reach)
 
 
