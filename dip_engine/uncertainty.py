@@ -65,6 +65,8 @@ FLOORS = np.concatenate([[0.0], np.logspace(-7, -1, 31)])
 MAX_PIXELS = 10_000
 #: Separations (pixels) at which :func:`variogram` is measured; between them it is interpolated.
 LAGS = (1, 2, 4, 8, 16, 32, 64)
+#: Side (pixels) of the neighbourhood :func:`local_variogram` measures over: twice the longest lag.
+NEIGHBOURHOOD = 2 * LAGS[-1] + 1
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,19 @@ def noise_variance(predicted: np.ndarray, counts: bool, scatter: float) -> np.nd
     return np.full(np.shape(predicted), scatter ** 2)
 
 
+def _differences(y: np.ndarray, known: np.ndarray, lag: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool where a pixel and the one ``lag`` pixels after it along ``axis`` are both
+    ``known``, and (H, W) their squared difference of ``y`` there (0 elsewhere)."""
+    pair = np.zeros(y.shape, bool)
+    squared = np.zeros(y.shape)
+    ahead, here = [slice(None)] * 2, [slice(None)] * 2
+    ahead[axis], here[axis] = slice(lag, None), slice(None, -lag)
+    ahead, here = tuple(ahead), tuple(here)
+    pair[here] = known[ahead] & known[here]
+    squared[here] = np.where(pair[here], (y[ahead] - y[here]) ** 2, 0.0)
+    return pair, squared
+
+
 def variogram(image: np.ndarray, known: np.ndarray, lags=LAGS) -> tuple[np.ndarray, np.ndarray]:
     """(lags, mean squared difference) of log10(1 + I) between ``known`` pixels ``lag``
     pixels apart, along rows or along columns, whichever differ less (a streak or a
@@ -214,36 +229,69 @@ def variogram(image: np.ndarray, known: np.ndarray, lags=LAGS) -> tuple[np.ndarr
     y = log10_counts(np.where(known, image, 0))
     out = []
     for lag in (lag for lag in lags if lag < min(y.shape)):
-        pairs = [(known[:, lag:] & known[:, :-lag], y[:, lag:] - y[:, :-lag]),
-                 (known[lag:] & known[:-lag], y[lag:] - y[:-lag])]
-        means = [float((d[m] ** 2).mean()) for m, d in pairs if m.any()]
+        means = [float(squared.sum() / pair.sum()) for pair, squared in
+                 (_differences(y, known, lag, axis) for axis in (0, 1)) if pair.any()]
         if means:
             out.append((lag, min(means)))
     lags_used, values = zip(*out) if out else ((1,), (0.0,))
     return np.asarray(lags_used, np.float64), np.asarray(values)
 
 
+def local_variogram(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, lags=LAGS,
+                    size: int = NEIGHBOURHOOD) -> tuple[np.ndarray, np.ndarray]:
+    """(lags (L,), variogram (L, n)) at each of ``pixels`` (n = pixels.sum()): as
+    :func:`variogram`, over the ``size`` x ``size`` neighbourhood of the pixel (the
+    lesser of rows and columns there); the whole frame's where a neighbourhood holds
+    fewer pairs at a lag than a row of it. A hole on a spot or a steep flank is harder to fill than one
+    in flat background, and the frame's mean variogram tells them apart poorly."""
+    from scipy import ndimage
+
+    y = log10_counts(np.where(known, image, 0))
+    whole_lags, whole = variogram(image, known, lags)
+    local = np.empty((whole_lags.size, int(pixels.sum())))
+    for i, lag in enumerate(whole_lags.astype(int)):
+        best = np.full(local.shape[1], np.inf)
+        for axis in (0, 1):
+            pair, squared = _differences(y, known, lag, axis)
+            count = ndimage.uniform_filter(pair.astype(np.float64), size, mode="constant")[pixels]
+            total = ndimage.uniform_filter(squared, size, mode="constant")[pixels]
+            best = np.where(count * size >= 1, np.minimum(best, total / np.maximum(count, 1e-300)), best)
+        local[i] = np.where(np.isfinite(best), best, whole[i])
+    return whole_lags, local
+
+
 def reach_variance(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, symmetry) -> np.ndarray:
     """(n,) variance (log10 units squared) of what nothing measured tells at ``pixels``
-    (n = pixels.sum()): the :func:`variogram` at each pixel's distance from the nearest
-    ``known`` pixel less its nugget (the noise of the two pixels: the variogram drawn
-    back from lags 1 and 2 to lag 0), for pixels with no known symmetric partner under
-    ``symmetry`` (every pixel when it is None); 0 for the others and on isotropic
-    frames."""
+    (n = pixels.sum()): the :func:`local_variogram` at each pixel's distance from the
+    nearest ``known`` pixel less its nugget (the noise of the two pixels: the variogram
+    drawn back from lags 1 and 2 to lag 0), for pixels with no known symmetric partner
+    under ``symmetry`` (every pixel when it is None); 0 for the others and on
+    isotropic frames."""
     from scipy import ndimage
 
     from .symmetry import fold
 
     if symmetry is not None and symmetry.isotropic:
         return np.zeros(int(pixels.sum()))
-    lags, values = variogram(image, known)
+    lags, values = local_variogram(image, known, pixels)
     distance = ndimage.distance_transform_edt(~known)[pixels]
-    nugget = float(np.clip(2 * values[0] - values[1], 0, values[0])) if values.size > 1 else float(values[0])
-    reach = np.clip(np.interp(distance, lags, values) - nugget, 0, None)
+    nugget = np.clip(2 * values[0] - values[1], 0, values[0]) if lags.size > 1 else values[0]
+    reach = np.clip(_interpolate(distance, lags, values) - nugget, 0, None)
     if symmetry is None:
         return reach
     _, found = fold(log_counts(image, known), known, symmetry)
     return np.where(found[pixels], 0.0, reach)
+
+
+def _interpolate(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """(n,) ``np.interp(x[j], xp, fp[:, j])`` for each column j of ``fp`` (L, n); flat
+    beyond ``xp``'s ends."""
+    if xp.size == 1:
+        return fp[0].copy()
+    j = np.clip(np.searchsorted(xp, x) - 1, 0, xp.size - 2)
+    t = np.clip((x - xp[j]) / (xp[j + 1] - xp[j]), 0, 1)
+    columns = np.arange(x.size)
+    return fp[j, columns] * (1 - t) + fp[j + 1, columns] * t
 
 
 def disagreement(logs: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -109,6 +109,27 @@ def test_what_nothing_measured_tells_grows_into_a_gap_that_no_partner_reaches():
     assert not reach_variance(image, ~missing, missing, rings).any()
 
 
+def test_a_hole_in_rough_structure_is_less_certain_than_one_in_flat_background():
+    """The reach variance reads the variogram near each hole: the same hole in the rough half
+    of a frame gets the rough half's variogram, in the flat half the flat half's."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(8)
+    field = ndimage.gaussian_filter(rng.normal(size=(200, 400)), 6)
+    y = 2 + np.where(np.arange(400) < 200, 0.01, 0.3) * field / field.std()
+    image = 10 ** y - 1
+    missing = np.zeros(image.shape, bool)
+    missing[80:101, 80:101] = True  # flat half
+    missing[80:101, 280:301] = True  # rough half
+    reach = reach_variance(image, ~missing, missing, None)
+    cols = np.nonzero(missing)[1]
+    flat, rough = reach[cols < 200], reach[cols >= 200]
+    assert rough.mean() > 100 * flat.mean()
+    half = (y[:, 200:][:, 8:] - y[:, 200:][:, :-8]) ** 2  # the rough half, pixels 8 apart
+    deep = ndimage.distance_transform_edt(missing)[missing][cols >= 200] == 8
+    assert rough[deep].mean() == pytest.approx(half.mean(), rel=0.35)
+
+
 def test_outside_a_round_window_is_excluded_and_gaps_and_arms_are_not():
     rows, cols = np.mgrid[:300, :300]
     missing = np.hypot(rows - 150, cols - 150) > 140  # outside a round window
