@@ -27,7 +27,11 @@ a Poisson draw at the same local means, at most 1) and, for other frames, the sc
 of each hidden pixel about the mean of its four neighbours (robust: 1.4826
 MAD / sqrt(1.25)). Then the default's e over
 the best other method's e, its RMSE ratio, the network alone's e ratio, and
-the fit's own hold-out score next to its score here.
+the fit's own hold-out score next to its score here. Last, a ceiling: the e
+of a fill that took, for each class of hidden pixel (a symmetric partner
+measured or not, times depth into its hole: 0-2, 2-5, 5-10, 10-20, 20+ px),
+whichever healer erred least on that class; a target beyond it asks more than
+choosing among these healers can give.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import argparse
 import time
 
 import numpy as np
+from scipy import ndimage
 
 from common import DATA, FRAMES_ALL, load
 
@@ -43,11 +48,13 @@ from dip_engine import HealConfig
 from dip_engine.baselines import FILLS
 from dip_engine.evaluate import gap_copies, local_means, log_rmse, occlusions, poisson_floor, poisson_floor_exact
 from dip_engine.fit import heal
-from dip_engine.intensity import log10_counts, paste, whole_counts
-from dip_engine.symmetry import detect_symmetry
+from dip_engine.intensity import log10_counts, log_counts, paste, whole_counts
+from dip_engine.symmetry import detect_symmetry, fold
 from dip_engine.uncertainty import Measured, scatter_noise
 
 EVAL_SEED = 1234
+#: Bins of depth into a hole (pixels to the nearest measured pixel) of :func:`pixel_classes`.
+DEPTHS = (0, 2, 5, 10, 20)
 #: Share of valid pixels each set hides.
 FRACTION = 0.04
 
@@ -114,22 +121,43 @@ def run_set(name, image, missing, excluded, kind, preset) -> dict | None:
     masked = missing | hidden
     symmetry = detect_symmetry(image, ~masked)  # the healers see the hidden pixels as missing
     truth = np.asarray(image, np.float64)[hidden]
-    rows = {}
+    rows, filled = {}, {}
     for method, fill in FILLS.items():
         t0 = time.perf_counter()
-        rows[method] = (log_rmse(fill(image, masked, symmetry)[hidden], truth), time.perf_counter() - t0)
+        filled[method] = fill(image, masked, symmetry)[hidden]
+        rows[method] = (log_rmse(filled[method], truth), time.perf_counter() - t0)
     t0 = time.perf_counter()
     result = heal(image, masked, HealConfig.from_preset(preset), excluded=excluded)
     elapsed = time.perf_counter() - t0
     network = np.zeros(image.shape)
     network[result.missing] = np.nan_to_num(result.network)  # NaN on excluded pixels
-    rows["network alone"] = (log_rmse(paste(image, result.missing, network)[hidden], truth), elapsed)
+    filled["network alone"] = paste(image, result.missing, network)[hidden]
+    rows["network alone"] = (log_rmse(filled["network alone"], truth), elapsed)
     rows[f"default ({preset})"] = (log_rmse(result.healed[hidden], truth), elapsed)
     best_other = min(r for m, (r, _) in rows.items() if m in FILLS)
     floor, kind_floor = floor_of(image, missing, hidden, best_other)
+    ceiling = per_class_best(filled, truth, pixel_classes(image, masked, hidden, symmetry))
     return {"rows": rows, "floor": floor, "floor_kind": kind_floor, "pixels": int(hidden.sum()),
-            "fit_score": result.score, "symmetry": symmetry.describe(),
+            "ceiling": ceiling, "fit_score": result.score, "symmetry": symmetry.describe(),
             "weights": (result.blend or {}).get("weights"), "coverage": coverage(result, image, hidden)}
+
+
+def pixel_classes(image: np.ndarray, masked: np.ndarray, hidden: np.ndarray, symmetry) -> np.ndarray:
+    """(n,) class of each hidden pixel (n = hidden.sum()): whether a symmetric partner of it
+    was measured (under ``symmetry``, with ``masked`` unmeasured), and how deep it lies in
+    its hole (bins of :data:`DEPTHS`, pixels to the nearest measured pixel)."""
+    depth = ndimage.distance_transform_edt(masked)[hidden]
+    _, found = fold(log_counts(image, ~masked), ~masked, symmetry)
+    return found[hidden] * len(DEPTHS) + np.digitize(depth, DEPTHS)
+
+
+def per_class_best(filled: dict[str, np.ndarray], truth: np.ndarray, classes: np.ndarray) -> float:
+    """RMSE in log10(1 + I) over all hidden pixels were each class of them (:func:`pixel_classes`)
+    filled by whichever of the ``filled`` healers (counts, (n,) each) erred least on that
+    class: how far choosing among these healers by partner and depth could go."""
+    errors = np.stack([(log10_counts(v) - log10_counts(truth)) ** 2 for v in filled.values()], 1)
+    total = sum(errors[classes == c].mean(axis=0).min() * np.sum(classes == c) for c in np.unique(classes))
+    return float(np.sqrt(total / truth.size))
 
 
 def coverage(result, image: np.ndarray, hidden: np.ndarray) -> tuple[float, float, float, float]:
@@ -162,6 +190,8 @@ def report(name: str, kind: str, out: dict, preset: str) -> None:
           f"{name:26s} {kind:8s} default e/best e {ratio(ours):.2f}  rmse/best rmse {ours / others[best]:.2f}  "
           f"network alone e/best e {ratio(alone):.2f}  fit's own score {out['fit_score']:.4f} vs here {ours:.4f}"
           f"  weights: {weights}\n"
+          f"{name:26s} {kind:8s} the best healer of each class of pixel (partner measured or not, depth): "
+          f"e/best e {ratio(out['ceiling']):.2f}\n"
           f"{name:26s} {kind:8s} coverage: {100 * out['coverage'][0]:.1f} % within 1 sigma (ideal 68.3), "
           f"{100 * out['coverage'][1]:.1f} % within 2 sigma (ideal 95.4); counts as points: "
           f"{100 * out['coverage'][2]:.1f} % and {100 * out['coverage'][3]:.1f} %\n", flush=True)
