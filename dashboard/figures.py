@@ -239,8 +239,9 @@ def tile_patch(patch, image: np.ndarray, mask: np.ndarray, window, levels=None):
 
 
 def preview_pixels(image: np.ndarray, levels, side: int = 384) -> np.ndarray:
-    """Small log-scaled RGB picture (uint8) of a fully valid frame, longest side about ``side``."""
-    return colorize(image, np.ones(image.shape, bool), levels, display_stride(image.shape, side))
+    """Small log-scaled RGB picture (uint8) of a healed frame, longest side about ``side``;
+    its NaN pixels (excluded: not healed) grey."""
+    return colorize(image, np.isfinite(image), levels, display_stride(image.shape, side))
 
 
 def preview_uri(image: np.ndarray, levels, side: int = 384) -> str:

@@ -198,7 +198,7 @@ def execute_job(store, job_id: str, set_progress, slots: int = 1, threads: int |
         store.update_job(job_id, fit_ended=time.time())
         store.release_slot()
     result = fitted.result  # the last frame's views stand for a batch
-    preview = png_bytes(preview_pixels(np.nan_to_num(result.healed), log_levels(image, ~result.missing), side=192))
+    preview = png_bytes(preview_pixels(result.healed, log_levels(image, ~result.missing), side=192))
     note = "; ".join(dict.fromkeys(notes)) or None
     store.save_result(job_id, result, fitted.scores, fitted.profiles, preview=preview, note=note,
                       frames=done or None, grid=fitted.grid, integrated=fitted.integrated)

@@ -48,6 +48,24 @@ def shifted(config, box: tuple[slice, slice]):
     return dataclasses.replace(config, center=center, symmetry=symmetry)
 
 
+def whole_progress(progress, box: tuple[slice, slice], shape: tuple[int, int]):
+    """``progress`` for a fit of the frame cropped to ``box``: each
+    :class:`~dip_engine.config.FitProgress` it receives previews the whole frame
+    (``shape``), NaN outside the box (excluded: never shown as healed); None stays None."""
+    if progress is None:
+        return None
+
+    def whole(p):
+        def preview():
+            out = np.full(shape, np.nan)
+            out[box] = p.preview()
+            return out
+
+        return progress(dataclasses.replace(p, preview=preview if p.preview is not None else None))
+
+    return whole
+
+
 def uncrop(result, box: tuple[slice, slice], image: np.ndarray, missing: np.ndarray, config):
     """A :class:`~dip_engine.fit.HealResult` of the frame cropped to ``box``, as one of the
     whole frame: its frames pasted into the whole (the pixels outside the box, all

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from .config import FitProgress, HealConfig
 from .evaluate import holdout_pixels
-from .exclusion import crop_box, exclude, shifted, uncrop
+from .exclusion import crop_box, exclude, shifted, uncrop, whole_progress
 from .geometry import polar_model
 from .intensity import log_counts, paste, whole_counts
 from .masks import flag_mask
@@ -266,8 +266,8 @@ def heal(
     missing = missing_pixels(image, mask)
     box = crop_box(None if excluded is None else np.asarray(excluded, bool) & missing, image.shape, MIN_SIDE)
     if box is not None:
-        inner = heal(image[box], missing[box], shifted(config, box), progress, should_stop, threads,
-                     np.asarray(excluded, bool)[box])
+        inner = heal(image[box], missing[box], shifted(config, box), whole_progress(progress, box, image.shape),
+                     should_stop, threads, np.asarray(excluded, bool)[box])
         return exclude(uncrop(inner, box, image, missing, config), excluded)
     if config.fill == "poisson" and not whole_counts(np.asarray(image)[~missing]):
         raise ValueError("a Poisson-draw fill needs a frame of whole counts; this one holds fractions")

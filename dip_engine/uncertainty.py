@@ -13,14 +13,15 @@ would have measured there has four sources:
   pixel-to-pixel scatter of the frame;
 - what nothing measured tells (``h``): a pixel with no measured symmetric
   partner, r pixels from the nearest measured one, is known only as well as
-  the frame's structure r pixels apart is: ``h`` is the mean squared
+  the structure around it r pixels apart is: ``h`` is the mean squared
   difference of measured pixels r apart along rows or columns, whichever
-  is less (the frame's variogram, 2 gamma(r)), less the part of it that is
-  the noise of those two pixels (its nugget). On ``gisaxs_np_bcp.tif`` the
-  error of such pixels grew from 0.05 to 0.20 between 1 and 20 px, as the
-  variogram does, while healers and fit agreed everywhere. 0 where a
-  partner was measured, and on isotropic frames, where the ring is every
-  pixel's partner.
+  is less, in the 129 x 129 px about the pixel (the local variogram,
+  2 gamma(r)), less the part of it that is the noise of those two pixels
+  (its nugget). On ``gisaxs_np_bcp.tif`` the error of such pixels grew from
+  0.05 to 0.20 between 1 and 20 px, as the variogram does, while healers
+  and fit agreed everywhere; holes on its spots erred most, which the
+  frame's mean variogram did not tell. 0 where a partner was measured, and
+  on isotropic frames, where the ring is every pixel's partner.
 
 The predictive variance is ``a (s^2 + d^2) + p + h + c``; the scale ``a`` and
 the floor ``c`` are fitted on the fit's held-out pixels (copies of the

@@ -173,8 +173,12 @@ def test_a_heal_fits_only_the_box_of_the_pixels_not_excluded():
     excluded = np.zeros(frame.shape, bool)
     excluded[64:] = True
     config = HealConfig.from_preset("fast", iterations=20, center=[60.0, 64.0])
-    result = heal(frame, mask | excluded, config, excluded=excluded)
+    previews = []
+    result = heal(frame, mask | excluded, config, excluded=excluded,
+                  progress=lambda p: previews.append(p.preview()) if p.iteration == p.iterations else None)
     assert result.working_shape[0] < result.working_shape[1]  # the 80 x 128 box, not the frame
+    shown = previews[-1]  # the running view shows the whole frame, the excluded part blank
+    assert shown.shape == frame.shape and np.isnan(shown[80:]).all() and np.isfinite(shown[:64]).all()
     assert result.healed.shape == frame.shape and np.isnan(result.healed[excluded]).all()
     valid = ~result.missing
     assert np.array_equal(result.healed[valid], frame[valid])

@@ -159,7 +159,7 @@ def mask_controls() -> html.Div:
                       className="control"),
         html.Label("Exclude, do not heal (no physical data: NaN in float outputs, -1 in integer ones, "
                    "2 in the mask file):", htmlFor=ids.EXCLUDE),
-        dcc.Checklist(id=ids.EXCLUDE, value=DEFAULTS[ids.EXCLUDE], className="control",
+        dcc.Checklist(id=ids.EXCLUDE, value=DEFAULTS[ids.EXCLUDE], className="control two-columns",
                       options=[{"label": f" {text}", "value": name} for name, text in EXCLUDABLE.items()]),
         html.Div([
             html.Button("Undo", id=ids.UNDO, n_clicks=0, disabled=True, title="Undo the last mask edit"),
