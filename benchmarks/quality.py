@@ -28,10 +28,11 @@ of each hidden pixel about the mean of its four neighbours (robust: 1.4826
 MAD / sqrt(1.25)). Then the default's e over
 the best other method's e, its RMSE ratio, the network alone's e ratio, and
 the fit's own hold-out score next to its score here. Last, a ceiling: the e
-of a fill that took, for each class of hidden pixel (a symmetric partner
-measured or not, times depth into its hole: 0-2, 2-5, 5-10, 10-20, 20+ px),
-whichever healer erred least on that class; a target beyond it asks more than
-choosing among these healers can give.
+of blending the healers (the network's own fill among them) separately for
+each class of hidden pixel (a symmetric partner measured or not, times depth
+into its hole: 0-2, 2-5, 5-10, 10-20, 20+ px) with weights fitted on those
+very pixels, as no blend fitted on the frame's own hold-out can; a target
+beyond it asks more than any weighting of these healers can give.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from common import DATA, FRAMES_ALL, load
 
 from dip_engine import HealConfig
 from dip_engine.baselines import FILLS
+from dip_engine.blend import weights
 from dip_engine.evaluate import gap_copies, local_means, log_rmse, occlusions, poisson_floor, poisson_floor_exact
 from dip_engine.fit import heal
 from dip_engine.intensity import log10_counts, log_counts, paste, whole_counts
@@ -136,7 +138,7 @@ def run_set(name, image, missing, excluded, kind, preset) -> dict | None:
     rows[f"default ({preset})"] = (log_rmse(result.healed[hidden], truth), elapsed)
     best_other = min(r for m, (r, _) in rows.items() if m in FILLS)
     floor, kind_floor = floor_of(image, missing, hidden, best_other)
-    ceiling = per_class_best(filled, truth, pixel_classes(image, masked, hidden, symmetry))
+    ceiling = per_class_blend(filled, truth, pixel_classes(image, masked, hidden, symmetry))
     return {"rows": rows, "floor": floor, "floor_kind": kind_floor, "pixels": int(hidden.sum()),
             "ceiling": ceiling, "fit_score": result.score, "symmetry": symmetry.describe(),
             "weights": (result.blend or {}).get("weights"), "coverage": coverage(result, image, hidden)}
@@ -151,12 +153,19 @@ def pixel_classes(image: np.ndarray, masked: np.ndarray, hidden: np.ndarray, sym
     return found[hidden] * len(DEPTHS) + np.digitize(depth, DEPTHS)
 
 
-def per_class_best(filled: dict[str, np.ndarray], truth: np.ndarray, classes: np.ndarray) -> float:
+def per_class_blend(filled: dict[str, np.ndarray], truth: np.ndarray, classes: np.ndarray) -> float:
     """RMSE in log10(1 + I) over all hidden pixels were each class of them (:func:`pixel_classes`)
-    filled by whichever of the ``filled`` healers (counts, (n,) each) erred least on that
-    class: how far choosing among these healers by partner and depth could go."""
-    errors = np.stack([(log10_counts(v) - log10_counts(truth)) ** 2 for v in filled.values()], 1)
-    total = sum(errors[classes == c].mean(axis=0).min() * np.sum(classes == c) for c in np.unique(classes))
+    filled by the blend of the ``filled`` healers (counts, (n,) each) with weights fitted
+    on that class's own hidden pixels (or by its best single healer, where that errs
+    less): what no weighting of these healers by partner and depth could beat here."""
+    logs = np.stack([log10_counts(v) for v in filled.values()], 1)
+    target = log10_counts(truth)
+    total = 0.0
+    for c in np.unique(classes):
+        k = classes == c
+        single = ((logs[k] - target[k, None]) ** 2).mean(axis=0).min()
+        blended = np.mean((logs[k] @ weights(logs[k], target[k]) - target[k]) ** 2)
+        total += min(single, blended) * k.sum()
     return float(np.sqrt(total / truth.size))
 
 
@@ -184,14 +193,14 @@ def report(name: str, kind: str, out: dict, preset: str) -> None:
     alone = out["rows"]["network alone"][0]
     e_best = above_floor(others[best], floor)
     ratio = (lambda x: above_floor(x, floor) / e_best if e_best > 0 else float("inf"))
-    weights = ", ".join(f"{k} {v:.2f}" for k, v in (out["weights"] or {}).items() if v >= 0.01)
+    blend_weights = ", ".join(f"{k} {v:.2f}" for k, v in (out["weights"] or {}).items() if v >= 0.01)
     print(f"{name:26s} {kind:8s} symmetry: {out['symmetry']}; hidden {out['pixels']} px; {out['floor_kind']} "
           f"floor {floor:.4f}; best other {best} (e {e_best:.4f})\n"
           f"{name:26s} {kind:8s} default e/best e {ratio(ours):.2f}  rmse/best rmse {ours / others[best]:.2f}  "
           f"network alone e/best e {ratio(alone):.2f}  fit's own score {out['fit_score']:.4f} vs here {ours:.4f}"
-          f"  weights: {weights}\n"
-          f"{name:26s} {kind:8s} the best healer of each class of pixel (partner measured or not, depth): "
-          f"e/best e {ratio(out['ceiling']):.2f}\n"
+          f"  weights: {blend_weights}\n"
+          f"{name:26s} {kind:8s} ceiling, the healers blended by class of pixel (partner measured or not, "
+          f"depth) with weights fitted on these very pixels: e/best e {ratio(out['ceiling']):.2f}\n"
           f"{name:26s} {kind:8s} coverage: {100 * out['coverage'][0]:.1f} % within 1 sigma (ideal 68.3), "
           f"{100 * out['coverage'][1]:.1f} % within 2 sigma (ideal 95.4); counts as points: "
           f"{100 * out['coverage'][2]:.1f} % and {100 * out['coverage'][3]:.1f} %\n", flush=True)
