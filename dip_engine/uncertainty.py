@@ -64,7 +64,7 @@ SCALES = np.logspace(-3, 4, 71)
 FLOORS = np.concatenate([[0.0], np.logspace(-7, -1, 31)])
 #: Most held-out pixels a calibration looks at (a regular subsample beyond).
 MAX_PIXELS = 10_000
-#: Separations (pixels) at which :func:`variogram` is measured; between them it is interpolated.
+#: Separations (pixels) at which :func:`local_variogram` is measured; between them it is interpolated.
 LAGS = (1, 2, 4, 8, 16, 32, 64)
 #: Side (pixels) of the neighbourhood :func:`local_variogram` measures over: twice the longest lag.
 NEIGHBOURHOOD = 2 * LAGS[-1] + 1
@@ -222,43 +222,35 @@ def _differences(y: np.ndarray, known: np.ndarray, lag: int, axis: int) -> tuple
     return pair, squared
 
 
-def variogram(image: np.ndarray, known: np.ndarray, lags=LAGS) -> tuple[np.ndarray, np.ndarray]:
-    """(lags, mean squared difference) of log10(1 + I) between ``known`` pixels ``lag``
-    pixels apart, along rows or along columns, whichever differ less (a streak or a
-    rod varies little along itself, and a healer follows it), for each lag shorter
-    than the frame (pixels, log10 units squared)."""
-    y = log10_counts(np.where(known, image, 0))
-    out = []
-    for lag in (lag for lag in lags if lag < min(y.shape)):
-        means = [float(squared.sum() / pair.sum()) for pair, squared in
-                 (_differences(y, known, lag, axis) for axis in (0, 1)) if pair.any()]
-        if means:
-            out.append((lag, min(means)))
-    lags_used, values = zip(*out) if out else ((1,), (0.0,))
-    return np.asarray(lags_used, np.float64), np.asarray(values)
-
-
 def local_variogram(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, lags=LAGS,
                     size: int = NEIGHBOURHOOD) -> tuple[np.ndarray, np.ndarray]:
-    """(lags (L,), variogram (L, n)) at each of ``pixels`` (n = pixels.sum()): as
-    :func:`variogram`, over the ``size`` x ``size`` neighbourhood of the pixel (the
-    lesser of rows and columns there); the whole frame's where a neighbourhood holds
-    fewer pairs at a lag than a row of it. A hole on a spot or a steep flank is harder to fill than one
-    in flat background, and the frame's mean variogram tells them apart poorly."""
+    """(lags (L,), variogram (L, n)) of log10(1 + I) at each of ``pixels`` (n =
+    pixels.sum()): the mean squared difference of ``known`` pixels ``lag`` pixels
+    apart in the ``size`` x ``size`` neighbourhood of the pixel, along rows or along
+    columns, whichever differ less (a streak or a rod varies little along itself,
+    and a healer follows it); the whole frame's where a neighbourhood holds fewer
+    pairs at a lag than a row of it. Lags as long as the frame are left out (pixels,
+    log10 units squared). A hole on a spot or a steep flank is harder to fill than
+    one in flat background, and the frame's mean variogram tells them apart poorly."""
     from scipy import ndimage
 
     y = log10_counts(np.where(known, image, 0))
-    whole_lags, whole = variogram(image, known, lags)
-    local = np.empty((whole_lags.size, int(pixels.sum())))
-    for i, lag in enumerate(whole_lags.astype(int)):
-        best = np.full(local.shape[1], np.inf)
-        for axis in (0, 1):
-            pair, squared = _differences(y, known, lag, axis)
+    used, rows = [], []
+    for lag in (lag for lag in lags if lag < min(y.shape)):
+        whole, best = [], np.full(int(pixels.sum()), np.inf)
+        for pair, squared in (_differences(y, known, lag, axis) for axis in (0, 1)):
+            if not pair.any():
+                continue
+            whole.append(squared.sum() / pair.sum())
             count = ndimage.uniform_filter(pair.astype(np.float64), size, mode="constant")[pixels]
             total = ndimage.uniform_filter(squared, size, mode="constant")[pixels]
             best = np.where(count * size >= 1, np.minimum(best, total / np.maximum(count, 1e-300)), best)
-        local[i] = np.where(np.isfinite(best), best, whole[i])
-    return whole_lags, local
+        if whole:
+            used.append(lag)
+            rows.append(np.where(np.isfinite(best), best, min(whole)))
+    if not used:
+        return np.ones(1), np.zeros((1, int(pixels.sum())))
+    return np.asarray(used, np.float64), np.stack(rows)
 
 
 def reach_variance(image: np.ndarray, known: np.ndarray, pixels: np.ndarray, symmetry) -> np.ndarray:

@@ -8,8 +8,8 @@ from dip_engine import HealConfig
 from dip_engine.masks import outside_mask
 from dip_engine.symmetry import Operation, Symmetry
 from dip_engine.uncertainty import (WITHIN_1, WITHIN_2, Measured, calibrate, disagreement,
-                                    exact_poisson_log_variance, poisson_log_variance, reach_variance,
-                                    scatter_noise, variogram)
+                                    exact_poisson_log_variance, local_variogram, poisson_log_variance,
+                                    reach_variance, scatter_noise)
 
 
 def test_the_calibration_finds_the_scale_of_errors_whose_spread_it_knows_up_to_a_factor():
@@ -80,8 +80,10 @@ def test_the_variogram_of_white_noise_is_flat_and_all_nugget():
     rng = np.random.default_rng(6)
     image = 10 ** (2 + rng.normal(0, 0.05, (200, 200))) - 1
     known = np.ones(image.shape, bool)
-    lags, values = variogram(image, known)
-    assert lags[0] == 1 and np.allclose(values, 2 * 0.05 ** 2, rtol=0.05)
+    lags, values = local_variogram(image, known, known)
+    assert lags[0] == 1 and values.shape == (lags.size, known.sum())
+    assert np.allclose(np.median(values, axis=1), 2 * 0.05 ** 2, rtol=0.05)  # every lag, every neighbourhood
+    assert np.allclose(values, 2 * 0.05 ** 2, rtol=0.3)
     missing = np.zeros(image.shape, bool)
     missing[50:110, 50:110] = True
     assert reach_variance(image, ~missing, missing, None).max() < 0.1 * 0.05 ** 2  # noise is not structure
