@@ -57,13 +57,18 @@ def whole_progress(progress, box: tuple[slice, slice], shape: tuple[int, int]):
 
     def whole(p):
         def preview():
-            out = np.full(shape, np.nan)
-            out[box] = p.preview()
-            return out
+            return in_whole(p.preview(), box, shape, np.nan, np.float64)
 
         return progress(dataclasses.replace(p, preview=preview if p.preview is not None else None))
 
     return whole
+
+
+def in_whole(part: np.ndarray, box: tuple[slice, slice], shape: tuple[int, int], fill, dtype) -> np.ndarray:
+    """A (``shape``) array of ``dtype`` holding ``part`` in ``box`` and ``fill`` elsewhere."""
+    out = np.full(shape, fill, dtype)
+    out[box] = part
+    return out
 
 
 def uncrop(result, box: tuple[slice, slice], image: np.ndarray, missing: np.ndarray, config):
@@ -72,11 +77,6 @@ def uncrop(result, box: tuple[slice, slice], image: np.ndarray, missing: np.ndar
     missing, keep the frame's values until :func:`exclude`), its per-pixel values at the
     missing pixels put in the whole frame's order (NaN outside the box), its centres
     moved back, and ``config`` (the whole frame's) restored."""
-    def whole(part, fill, dtype):
-        out = np.full(np.shape(image), fill, dtype)
-        out[box] = part
-        return out
-
     def at_missing(values):
         if values is None:
             return None
@@ -92,10 +92,11 @@ def uncrop(result, box: tuple[slice, slice], image: np.ndarray, missing: np.ndar
     if symmetry is not None:
         symmetry = dataclasses.replace(symmetry, center=(symmetry.center[0] + dr, symmetry.center[1] + dc))
     fills = None if result.fills is None else {name: at_missing(v) for name, v in result.fills.items()}
+    shape = np.shape(image)
     return dataclasses.replace(
-        result, healed=healed, missing=missing, hidden=whole(result.hidden, False, bool),
-        uncertainty=whole(result.uncertainty, 0, np.float32), center=center, symmetry=symmetry, config=config,
-        fills=fills, network=at_missing(result.network), expected=at_missing(result.expected))
+        result, healed=healed, missing=missing, hidden=in_whole(result.hidden, box, shape, False, bool),
+        uncertainty=in_whole(result.uncertainty, box, shape, 0, np.float32), center=center, symmetry=symmetry,
+        config=config, fills=fills, network=at_missing(result.network), expected=at_missing(result.expected))
 
 
 def exclude(result, excluded: np.ndarray | None):
